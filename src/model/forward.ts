@@ -1,0 +1,116 @@
+/**
+ * The forward pass of every supported architecture, written once in tf ops.
+ *
+ * `forwardSteps` is a generator that yields at each hook point (see visit.ts); `runForward` drives
+ * it synchronously with hook functions and a cache. Differentiable end to end (tf.grad works
+ * through it, including through hooks), so attribution and training use the same code.
+ * The caller owns memory: wrap calls in tf.tidy and keep what must outlive it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ModelConfig } from '../formats/config.js';
+import type { Params } from './params.js';
+import type { HookFn } from './hooks.js';
+import { norm } from './layers/norm.js';
+import { ropeTables } from './layers/rope.js';
+import { attention, type LayerKV } from './layers/attention.js';
+import { mlp } from './layers/mlp.js';
+import { visitor, type HookEvent } from './visit.js';
+
+export interface KVCache {
+  layers: LayerKV[];
+  /** Positions already processed. */
+  length: number;
+}
+
+export interface ForwardInput {
+  /** Token ids [B, T] (int32). Either ids or embeds. */
+  ids?: tf.Tensor2D;
+  /** Token-embedding rows [B, T, C] used instead of looking ids up (positions are still added). */
+  embeds?: tf.Tensor3D;
+  past?: KVCache;
+  /** Which positions get logits: all (default), only the last, or none. */
+  logits?: 'all' | 'last' | 'none';
+  /** Stop after this layer's resid_post (cheaper when only early activations are needed). */
+  stopAfterLayer?: number;
+}
+
+export interface ForwardOutput {
+  logits: tf.Tensor3D | null; // [B, T or 1, V]
+  kv: KVCache;
+}
+
+export function* forwardSteps(c: ModelConfig, p: Params, input: ForwardInput): Generator<HookEvent, ForwardOutput, tf.Tensor | void> {
+  const offset = input.past?.length ?? 0;
+  const top = visitor(null, offset);
+
+  // 1) embeddings
+  let tok: tf.Tensor3D;
+  if (input.embeds) tok = input.embeds;
+  else if (input.ids) tok = tf.gather(p.wte, input.ids) as unknown as tf.Tensor3D; // [B, T, C]
+  else throw new Error('internal: forward needs ids or embeds');
+  const [B, T] = tok.shape;
+  let resid = yield* top('hook_embed', tok);
+  if (c.positional === 'learned') {
+    const positions = tf.range(offset, offset + T, 1, 'int32');
+    const pos = tf.broadcastTo(tf.expandDims(tf.gather(p.wpe!, positions), 0), [B, T, c.dModel]); // [B, T, C]
+    resid = tf.add(resid, yield* top('hook_pos_embed', pos));
+  }
+  const rope = c.positional === 'rotary' ? ropeTables(c.ropeTheta, c.dHead, offset, T) : undefined;
+
+  // 2) blocks
+  const kvs: LayerKV[] = [];
+  const last = Math.min(c.nLayers - 1, input.stopAfterLayer ?? c.nLayers - 1);
+  for (let l = 0; l <= last; l++) {
+    const lp = p.layers[l]!;
+    const visit = visitor(l, offset);
+    resid = yield* visit('hook_resid_pre', resid);
+    const h1 = (yield* visit('ln1.hook_normalized', norm(c.norm, resid, lp.ln1, c.normEps))) as tf.Tensor3D;
+    const att = yield* attention({ c, p: lp, h: h1, past: input.past?.layers[l], rope, offset, visit });
+    kvs.push(att.kv);
+    const attnOut = yield* visit('hook_attn_out', att.out);
+    resid = yield* visit('hook_resid_mid', tf.add(resid, attnOut));
+    const h2 = (yield* visit('ln2.hook_normalized', norm(c.norm, resid, lp.ln2, c.normEps))) as tf.Tensor3D;
+    const mlpOut = yield* visit('hook_mlp_out', yield* mlp(c, lp, h2, visit));
+    resid = yield* visit('hook_resid_post', tf.add(resid, mlpOut));
+  }
+  const kv: KVCache = { layers: kvs, length: offset + T };
+  if (last < c.nLayers - 1) return { logits: null, kv };
+
+  // 3) final norm and unembedding
+  const final = yield* top('ln_final.hook_normalized', norm(c.norm, resid, p.lnF, c.normEps));
+  const which = input.logits ?? 'all';
+  if (which === 'none') return { logits: null, kv };
+  const rows = which === 'last' ? tf.slice(final, [0, T - 1, 0], [B, 1, c.dModel]) : final;
+  const Tl = rows.shape[1]!;
+  let logits = tf.matMul(tf.reshape(rows, [B * Tl, c.dModel]), p.wU, false, true); // [B Tl, V]
+  if (p.bU) logits = tf.add(logits, p.bU);
+  return { logits: tf.reshape(logits, [B, Tl, c.vocabSize]) as tf.Tensor3D, kv };
+}
+
+export interface RunHooks {
+  /** Hook functions by exact hook name, called in order. */
+  fns?: ReadonlyMap<string, readonly HookFn[]>;
+  /** Hook names whose (possibly replaced) activations are stored into `cacheOut`. */
+  cache?: ReadonlySet<string>;
+  cacheOut?: Record<string, tf.Tensor>;
+}
+
+/** Runs `forwardSteps` to the end, applying hooks and filling the cache. */
+export function runForward(c: ModelConfig, p: Params, input: ForwardInput, hooks: RunHooks = {}): ForwardOutput {
+  const gen = forwardSteps(c, p, input);
+  let step = gen.next();
+  while (!step.done) {
+    const ev = step.value;
+    let t = ev.tensor;
+    const fns = hooks.fns?.get(ev.name);
+    if (fns) {
+      for (const fn of fns) {
+        const r = fn(t, { name: ev.name, site: ev.site, layer: ev.layer, posOffset: ev.posOffset });
+        if (r) t = r;
+      }
+    }
+    if (hooks.cache?.has(ev.name) && hooks.cacheOut) hooks.cacheOut[ev.name] = t;
+    step = gen.next(t === ev.tensor ? undefined : t);
+  }
+  return step.value;
+}
