@@ -71,6 +71,12 @@ class HfTokenizer implements TextTokenizer {
     let prev = '';
     for (let i = 0; i < ids.length; i++) {
       const text = this.decode(ids.slice(0, i + 1));
+      // A token that ends inside a multi-byte character decodes to U+FFFD: give it an empty piece
+      // and let the token that completes the character carry it.
+      if (text.endsWith('\uFFFD') && i < ids.length - 1) {
+        out.push('');
+        continue;
+      }
       // Decoders may rewrite earlier text (e.g. a space stripped at the start); fall back to the token's own decode.
       out.push(text.startsWith(prev) ? text.slice(prev.length) : this.decode([ids[i]!]));
       prev = text;
