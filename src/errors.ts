@@ -45,6 +45,14 @@ export const ERROR_CODES = [
   // appended: formats and files
   'safetensors_invalid_index',
   'write_failed',
+  // appended: attention debugging (interventions, patching)
+  'invalid_spec',
+  'prompt_length_mismatch',
+  // appended: forward-pass debugger (breakpoints, edits, dumps)
+  'invalid_condition',
+  'invalid_slice',
+  'not_paused',
+  'dump_invalid',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
