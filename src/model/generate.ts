@@ -4,7 +4,7 @@
  * generator state before the draw, which is what a trace records and a replay checks.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, type RngState } from '../demo/rng.js';
+import { Rng, type RngState } from '../engine/rng.js';
 import { checkSampling, chooseToken, type Candidate, type SamplingOptions } from './sampling.js';
 import type { KVCache } from './forward.js';
 import type { Model, RunOptions } from './model.js';

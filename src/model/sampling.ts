@@ -6,7 +6,7 @@
  * so the same logits, options and generator state always give the same token.
  */
 import { LlmdbgError } from '../errors.js';
-import type { Rng } from '../demo/rng.js';
+import type { Rng } from '../engine/rng.js';
 
 export interface SamplingOptions {
   /** 0 means greedy (argmax). */

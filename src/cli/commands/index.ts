@@ -1,0 +1,13 @@
+/**
+ * The command registry: `llmdbg <command>` dispatch, help and "did you mean" all read this list.
+ */
+import type { Command } from './types.js';
+import { generateCommand } from './generate.js';
+import { logitsCommand } from './logits.js';
+import { cacheCommand } from './cache.js';
+import { inspectCommand } from './inspect.js';
+import { benchCommand } from './bench.js';
+import { replayCommand } from './replay.js';
+import { diffCommand } from './diff.js';
+
+export const COMMANDS: readonly Command[] = [inspectCommand, generateCommand, logitsCommand, cacheCommand, replayCommand, diffCommand, benchCommand];
