@@ -9,5 +9,7 @@ import { inspectCommand } from './inspect.js';
 import { benchCommand } from './bench.js';
 import { replayCommand } from './replay.js';
 import { diffCommand } from './diff.js';
+import { evalCommand } from './eval.js';
+import { demoCommand } from './demo.js';
 
-export const COMMANDS: readonly Command[] = [inspectCommand, generateCommand, logitsCommand, cacheCommand, replayCommand, diffCommand, benchCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, inspectCommand, generateCommand, logitsCommand, cacheCommand, replayCommand, diffCommand, evalCommand, benchCommand];
