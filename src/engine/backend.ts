@@ -6,8 +6,6 @@
  * backend-agnostic; this file is the only place that knows backends exist.
  */
 import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core alone registers no gradients; attribution and training need them all.
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { LlmdbgError } from '../errors.js';
