@@ -11,5 +11,10 @@ import { replayCommand } from './replay.js';
 import { diffCommand } from './diff.js';
 import { evalCommand } from './eval.js';
 import { demoCommand } from './demo.js';
+import { attentionCommand } from './attention.js';
+import { interveneCommand } from './intervene.js';
+import { patchCommand } from './patch.js';
+import { traceCausalCommand } from './trace-causal.js';
+import { lensCommand } from './lens.js';
 
-export const COMMANDS: readonly Command[] = [demoCommand, inspectCommand, generateCommand, logitsCommand, cacheCommand, replayCommand, diffCommand, evalCommand, benchCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, inspectCommand, generateCommand, logitsCommand, cacheCommand, replayCommand, diffCommand, evalCommand, benchCommand, attentionCommand, interveneCommand, patchCommand, traceCausalCommand, lensCommand];
