@@ -17,6 +17,7 @@ import { mlp } from './layers/mlp.js';
 import { visitor, type HookEvent } from './visit.js';
 
 export interface KVCache {
+  /** Per layer; entries below a forward's startLayer are missing. */
   layers: LayerKV[];
   /** Positions already processed. */
   length: number;
@@ -32,6 +33,13 @@ export interface ForwardInput {
   logits?: 'all' | 'last' | 'none';
   /** Stop after this layer's resid_post (cheaper when only early activations are needed). */
   stopAfterLayer?: number;
+  /**
+   * Start at this block with `resid` as its hook_resid_pre [B, T, C], skipping the embeddings and
+   * earlier blocks (patching sweeps re-run only what a patch changes). `past`, if given, needs
+   * entries only for layers >= startLayer; the returned cache holds only those layers.
+   */
+  startLayer?: number;
+  resid?: tf.Tensor3D;
 }
 
 export interface ForwardOutput {
@@ -43,30 +51,39 @@ export function* forwardSteps(c: ModelConfig, p: Params, input: ForwardInput): G
   const offset = input.past?.length ?? 0;
   const top = visitor(null, offset);
 
-  // 1) embeddings
-  let tok: tf.Tensor3D;
-  if (input.embeds) tok = input.embeds;
-  else if (input.ids) tok = tf.gather(p.wte, input.ids) as unknown as tf.Tensor3D; // [B, T, C]
-  else throw new Error('internal: forward needs ids or embeds');
-  const [B, T] = tok.shape;
-  let resid = yield* top('hook_embed', tok);
-  if (c.positional === 'learned') {
-    const positions = tf.range(offset, offset + T, 1, 'int32');
-    const pos = tf.broadcastTo(tf.expandDims(tf.gather(p.wpe!, positions), 0), [B, T, c.dModel]); // [B, T, C]
-    resid = tf.add(resid, yield* top('hook_pos_embed', pos));
+  // 1) embeddings (or the given residual when starting at a later block)
+  const start = input.startLayer ?? 0;
+  let resid: tf.Tensor;
+  let B: number, T: number;
+  if (start > 0) {
+    if (!input.resid || start >= c.nLayers) throw new Error(`internal: startLayer ${start} needs resid and a layer below ${c.nLayers}`);
+    resid = input.resid;
+    [B, T] = input.resid.shape;
+  } else {
+    let tok: tf.Tensor3D;
+    if (input.embeds) tok = input.embeds;
+    else if (input.ids) tok = tf.gather(p.wte, input.ids) as unknown as tf.Tensor3D; // [B, T, C]
+    else throw new Error('internal: forward needs ids or embeds');
+    [B, T] = tok.shape;
+    resid = yield* top('hook_embed', tok);
+    if (c.positional === 'learned') {
+      const positions = tf.range(offset, offset + T, 1, 'int32');
+      const pos = tf.broadcastTo(tf.expandDims(tf.gather(p.wpe!, positions), 0), [B, T, c.dModel]); // [B, T, C]
+      resid = tf.add(resid, yield* top('hook_pos_embed', pos));
+    }
   }
   const rope = c.positional === 'rotary' ? ropeTables(c.ropeTheta, c.dHead, offset, T) : undefined;
 
   // 2) blocks
   const kvs: LayerKV[] = [];
   const last = Math.min(c.nLayers - 1, input.stopAfterLayer ?? c.nLayers - 1);
-  for (let l = 0; l <= last; l++) {
+  for (let l = start; l <= last; l++) {
     const lp = p.layers[l]!;
     const visit = visitor(l, offset);
     resid = yield* visit('hook_resid_pre', resid);
     const h1 = (yield* visit('ln1.hook_normalized', norm(c.norm, resid, lp.ln1, c.normEps))) as tf.Tensor3D;
     const att = yield* attention({ c, p: lp, h: h1, past: input.past?.layers[l], rope, offset, visit });
-    kvs.push(att.kv);
+    kvs[l] = att.kv; // indexed by layer: entries below startLayer stay empty
     const attnOut = yield* visit('hook_attn_out', att.out);
     resid = yield* visit('hook_resid_mid', tf.add(resid, attnOut));
     const h2 = (yield* visit('ln2.hook_normalized', norm(c.norm, resid, lp.ln2, c.normEps))) as tf.Tensor3D;

@@ -88,7 +88,7 @@ export async function generate(model: Model, promptIds: readonly number[], o: Ge
 
 function disposeKV(kv: KVCache): void {
   for (const l of kv.layers) {
-    l.k.dispose();
-    l.v.dispose();
+    l?.k.dispose();
+    l?.v.dispose();
   }
 }

@@ -18,7 +18,7 @@ import { findWeightFiles } from '../formats/unsafe-formats.js';
 import { paramsFromCheckpoint, type TensorSource } from './hf-layout.js';
 import { disposeParams, flattenParams, type Params } from './params.js';
 import { hookPoints, resolveHooks, type HookFn, type HookPoint } from './hooks.js';
-import { runForward, type ForwardOutput, type KVCache } from './forward.js';
+import { runForward, type ForwardInput, type ForwardOutput, type KVCache } from './forward.js';
 
 /** Host-side tensor: shape plus flat row-major float32 data. */
 export interface HostTensor {
@@ -122,7 +122,7 @@ export class Model {
    * Low-level forward on tensors; the caller owns the returned tensors (use tf.tidy around it).
    * `embeds` replaces the token-embedding lookup ([B, T, C], before positions are added).
    */
-  forward(input: { ids?: tf.Tensor2D; embeds?: tf.Tensor3D; past?: KVCache }, opts: RunOptions = {}): ForwardOutput & { cache: Record<string, tf.Tensor> } {
+  forward(input: Omit<ForwardInput, 'logits'>, opts: RunOptions = {}): ForwardOutput & { cache: Record<string, tf.Tensor> } {
     const cacheOut: Record<string, tf.Tensor> = {};
     const cache = new Set(resolveHooks(this.config, opts.cache ?? []).map((p) => p.name));
     const out = runForward(this.config, this.params, { ...input, logits: opts.logits ?? 'all' }, { fns: this.hookMap(opts.hooks), cache, cacheOut });

@@ -90,3 +90,23 @@ for (const name of ['gpt2-tiny', 'llama-tiny']) {
     });
   });
 }
+
+describe('starting the forward pass at a later block', () => {
+  it('startLayer with the cached resid_pre gives the same logits as the full pass', async () => {
+    const g = golden('llama-tiny');
+    const model = loadModel(fixtureDir('llama-tiny'));
+    const ids = g.ids[0]!;
+    const full = await lastLogits(model, ids, {});
+    const before = tf.memory().numTensors;
+    for (let l = 1; l < model.config.nLayers; l++) {
+      const got = tf.tidy(() => {
+        const resid = model.forward({ ids: tf.tensor2d(ids, [1, ids.length], 'int32') }, { cache: [`blocks.${l}.hook_resid_pre`], logits: 'none' }).cache[`blocks.${l}.hook_resid_pre`] as tf.Tensor3D;
+        return model.forward({ startLayer: l, resid }, { logits: 'last' }).logits!;
+      });
+      assertClose(`start at ${l}`, await got.data(), full, { atol: 1e-5, rtol: 1e-5 });
+      got.dispose();
+    }
+    assert.equal(tf.memory().numTensors, before);
+    model.dispose();
+  });
+});
