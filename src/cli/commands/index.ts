@@ -16,5 +16,8 @@ import { interveneCommand } from './intervene.js';
 import { patchCommand } from './patch.js';
 import { traceCausalCommand } from './trace-causal.js';
 import { lensCommand } from './lens.js';
+import { healthCommand } from './health.js';
+import { debugCommand } from './debug.js';
+import { dumpCommand } from './dump.js';
 
-export const COMMANDS: readonly Command[] = [demoCommand, inspectCommand, generateCommand, logitsCommand, cacheCommand, replayCommand, diffCommand, evalCommand, benchCommand, attentionCommand, interveneCommand, patchCommand, traceCausalCommand, lensCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, inspectCommand, generateCommand, logitsCommand, cacheCommand, replayCommand, diffCommand, evalCommand, benchCommand, attentionCommand, interveneCommand, patchCommand, traceCausalCommand, lensCommand, healthCommand, debugCommand, dumpCommand];
