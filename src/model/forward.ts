@@ -99,7 +99,8 @@ export function* forwardSteps(c: ModelConfig, p: Params, input: ForwardInput): G
   if (which === 'none') return { logits: null, kv };
   const rows = which === 'last' ? tf.slice(final, [0, T - 1, 0], [B, 1, c.dModel]) : final;
   const Tl = rows.shape[1]!;
-  let logits = tf.matMul(tf.reshape(rows, [B * Tl, c.dModel]), p.wU, false, true); // [B Tl, V]
+  const flat = tf.reshape(rows, [B * Tl, c.dModel]);
+  let logits = p.wUT ? tf.matMul(flat, p.wUT) : tf.matMul(flat, p.wU, false, true); // [B Tl, V]
   if (p.bU) logits = tf.add(logits, p.bU);
   return { logits: tf.reshape(logits, [B, Tl, c.vocabSize]) as tf.Tensor3D, kv };
 }

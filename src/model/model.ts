@@ -199,5 +199,8 @@ export function loadModel(dir: string): Model {
     store.close();
   }
   const tokenizer = loadTokenizer(dir);
+  // WASM and the JS backend multiply by a transposed matrix far slower than by a plain one: keep
+  // the unembedding also as [C, V] there (one extra copy of the embedding table).
+  if (tf.getBackend() !== 'native') params.wUT = tf.transpose(params.wU) as tf.Tensor2D;
   return new Model(config, params, tokenizer, { dir, weightsDtype: [...dtypes].sort().join('+'), fingerprint: hash.digest('hex').slice(0, 16) });
 }

@@ -34,6 +34,11 @@ export interface Params {
   /** Unembedding as [V, C] (used with a transposed product); the same tensor as wte when tied. */
   wU: tf.Tensor2D;
   bU?: tf.Tensor1D; // [V]
+  /**
+   * Optional inference-only copy of the unembedding as [C, V], so backends whose transposed
+   * products are slow (WASM) multiply without a transpose. Derived, never saved or trained.
+   */
+  wUT?: tf.Tensor2D;
 }
 
 /** Flattens parameters to stable dotted names (e.g. `layers.3.wQKV`), without duplicating tied ones. */
@@ -101,4 +106,5 @@ export function unflattenParams(flat: Map<string, tf.Tensor>, nLayers: number, t
 
 export function disposeParams(p: Params): void {
   for (const t of flattenParams(p).values()) t.dispose();
+  p.wUT?.dispose();
 }
