@@ -53,6 +53,10 @@ export const ERROR_CODES = [
   'invalid_slice',
   'not_paused',
   'dump_invalid',
+  // appended: trainer (datasets, checkpoints)
+  'invalid_dataset',
+  'invalid_checkpoint',
+  'training_diverged',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

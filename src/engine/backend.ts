@@ -10,6 +10,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { LlmdbgError } from '../errors.js';
 import { registerMissingWasmKernels } from './wasm-kernels.js';
+import { registerFastWasmMatMul } from './wasm-matmul.js';
+import { registerGradients } from './gradients.js';
 
 export const BACKENDS = ['auto', 'native', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
@@ -40,6 +42,8 @@ async function tryNative(threads?: number): Promise<{ ok: true; threads: number 
 /** Initialises the backend once per process; later calls return the first choice. */
 export async function initBackend(choice?: BackendChoice, opts: { threads?: number } = {}): Promise<BackendInfo> {
   if (current) return current;
+  // tfjs-core's Node bundle registers no gradients; attribution and training need them.
+  registerGradients();
   const requested = (choice ?? (process.env['LLMDBG_BACKEND'] as BackendChoice | undefined) ?? 'auto') as string;
   if (!(BACKENDS as readonly string[]).includes(requested)) {
     throw new LlmdbgError('invalid_argument', `unknown backend "${requested}"`, { hint: `choose one of ${BACKENDS.join(', ')} (--backend or LLMDBG_BACKEND)` });
@@ -55,16 +59,17 @@ export async function initBackend(choice?: BackendChoice, opts: { threads?: numb
     const reason = r.ok ? 'the native backend failed to initialise' : r.reason;
     if (requested === 'native') {
       throw new LlmdbgError('backend_unavailable', `the native backend is not available: ${reason}`, {
-        hint: 'install a BLAS and rebuild (Debian/Ubuntu: apt-get install libopenblas-dev && npm rebuild llmdbg), or use --backend wasm',
+        hint: 'install a BLAS and rebuild (Debian/Ubuntu: apt-get install libopenblas-dev && npm rebuild), or use --backend wasm',
       });
     }
-    note = `native backend unavailable (${reason}); using WASM. For the fast path: apt-get install libopenblas-dev && npm rebuild llmdbg`;
+    note = `native backend unavailable (${reason}); using WASM. For the fast path: apt-get install libopenblas-dev && npm rebuild`;
   }
   if (requested === 'wasm' || requested === 'auto') {
     try {
       if (await tf.setBackend('wasm')) {
         await tf.ready();
         registerMissingWasmKernels();
+        registerFastWasmMatMul();
         current = { name: 'wasm', threads: 1, ...(note ? { note } : {}) };
         return current;
       }

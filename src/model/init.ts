@@ -6,7 +6,7 @@
  * Non-goals: matching PyTorch's own random stream (values are drawn on the host by `Rng`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '../demo/rng.js';
+import { Rng } from '../engine/rng.js';
 import { LlmdbgError } from '../errors.js';
 import { parseConfig, type ModelConfig } from '../formats/config.js';
 import { unflattenParams, type Params } from './params.js';

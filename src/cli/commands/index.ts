@@ -19,5 +19,6 @@ import { lensCommand } from './lens.js';
 import { healthCommand } from './health.js';
 import { debugCommand } from './debug.js';
 import { dumpCommand } from './dump.js';
+import { trainCommand } from './train.js';
 
-export const COMMANDS: readonly Command[] = [demoCommand, inspectCommand, generateCommand, logitsCommand, cacheCommand, replayCommand, diffCommand, evalCommand, benchCommand, attentionCommand, interveneCommand, patchCommand, traceCausalCommand, lensCommand, healthCommand, debugCommand, dumpCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, inspectCommand, generateCommand, logitsCommand, cacheCommand, replayCommand, diffCommand, evalCommand, benchCommand, attentionCommand, interveneCommand, patchCommand, traceCausalCommand, lensCommand, healthCommand, debugCommand, dumpCommand, trainCommand];
