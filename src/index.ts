@@ -18,3 +18,9 @@ export { generate, type GenerateOptions, type GenerationResult, type GenerationS
 export { chooseToken, type SamplingOptions } from './model/sampling.js';
 export { readTrace, TraceWriter, type Trace } from './debugger/trace.js';
 export { replayTrace, diffTraces, type ReplayReport, type TraceDiff } from './debugger/replay.js';
+export * as attribution from './methods/attribution/index.js';
+export * as gradients from './methods/gradients/index.js';
+export * as training from './train/index.js';
+export { saveModel } from './model/save.js';
+export { initParams, newModelConfig } from './model/init.js';
+export { evaluateSuite, readSuite } from './methods/eval/suite.js';

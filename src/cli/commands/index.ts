@@ -20,5 +20,7 @@ import { healthCommand } from './health.js';
 import { debugCommand } from './debug.js';
 import { dumpCommand } from './dump.js';
 import { trainCommand } from './train.js';
+import { attributeCommand } from './attribute.js';
+import { gradientsCommand } from './gradients.js';
 
-export const COMMANDS: readonly Command[] = [demoCommand, inspectCommand, generateCommand, logitsCommand, cacheCommand, replayCommand, diffCommand, evalCommand, benchCommand, attentionCommand, interveneCommand, patchCommand, traceCausalCommand, lensCommand, healthCommand, debugCommand, dumpCommand, trainCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, inspectCommand, generateCommand, logitsCommand, cacheCommand, replayCommand, diffCommand, evalCommand, benchCommand, attentionCommand, interveneCommand, patchCommand, traceCausalCommand, lensCommand, healthCommand, debugCommand, dumpCommand, trainCommand, attributeCommand, gradientsCommand];
