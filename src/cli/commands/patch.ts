@@ -23,7 +23,7 @@ export function tokenArg(model: Model, v: Options, name: string): number | undef
     if (id >= model.config.vocabSize) throw new LlmdbgError('token_out_of_range', `--${name} ${id} is outside the vocabulary [0, ${model.config.vocabSize})`);
     return id;
   }
-  const ids = model.encode(s);
+  const ids = model.encode(s, { addSpecialTokens: false });
   if (ids.length !== 1) throw new LlmdbgError('invalid_argument', `--${name} "${s}" is ${ids.length} tokens, not one`, { hint: `give a single token (text or id); its pieces are ${JSON.stringify(model.tokenPieces(ids))}` });
   return ids[0]!;
 }
