@@ -4,6 +4,7 @@
  * `buildDemoData` is deterministic in its options; with `outDir` it also writes the files the
  * trainer and `llmdbg eval --suite` read. Non-goals: training or evaluating the model.
  */
+import type { Behaviour } from './templates.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateCorpus } from './corpus.js';
@@ -23,6 +24,8 @@ export interface DemoDataOptions {
   seed: number | string;
   /** Training texts (default 100 000). */
   nTrain?: number;
+  /** Relative weights per behaviour in the training corpus (default DEFAULT_MIX). */
+  mix?: Partial<Record<Behaviour, number>>;
   /** Suite sizes; see `SuiteOptions`. */
   suites?: Omit<SuiteOptions, 'seed'>;
   /** When set, writes the files listed in `DEMO_FILES` there (creating the directory). */
@@ -55,7 +58,7 @@ export function buildDemoData(opts: DemoDataOptions): DemoData {
   const data: DemoData = {
     tokenizerJson: buildTokenizerJson(vocab),
     tokenizerConfig: buildTokenizerConfig(),
-    trainTexts: generateCorpus({ seed: opts.seed, nExamples: opts.nTrain ?? 100_000, split: 'train' }).map((e) => e.text),
+    trainTexts: generateCorpus({ seed: opts.seed, nExamples: opts.nTrain ?? 100_000, split: 'train', ...(opts.mix ? { mix: opts.mix } : {}) }).map((e) => e.text),
     evalSuites: buildEvalSuites({ ...opts.suites, seed: opts.seed }),
   };
   if (opts.outDir !== undefined) writeDemoData(opts.outDir, data);

@@ -32,7 +32,7 @@ code, .mono { font-family: ui-monospace, 'SFMono-Regular', Menlo, Consolas, mono
 export function page(title: string, body: string, opts: { css?: string; script?: string; subtitle?: string } = {}): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; frame-src 'self' about: data:">
 <title>${escapeHtml(title)}</title><style>${BASE_CSS}${opts.css ?? ''}</style></head>
 <body><h1>${escapeHtml(title)}</h1>${opts.subtitle ? `<div class="meta">${escapeHtml(opts.subtitle)}</div>` : ''}
 ${body}

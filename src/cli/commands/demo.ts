@@ -14,6 +14,10 @@ import { writeFileAtomic } from '../../util/atomic-write.js';
 import { escapeHtml, page } from '../../report/html.js';
 import { GENERATION_CSS, generationHtml } from '../../report/generation-html.js';
 import type { Model } from '../../model/model.js';
+import { attribute } from '../../methods/attribution/attribute.js';
+import { attributionFragment } from '../../report/attribution-html.js';
+import { attentionPatterns, headStats } from '../../methods/attention/heads.js';
+import { attentionReportHtml } from '../../report/attention-html.js';
 import type { Command } from './types.js';
 
 interface DemoPrompt {
@@ -67,7 +71,28 @@ export const demoCommand: Command = {
     }
     sections.push(`<section><h2>Generations</h2><div class="meta">Greedy continuations; each token is shaded by its probability (hover for the alternatives).</div>${gens.join('')}</section>`);
 
-    // 2) held-out scores
+    // 2) which prompt tokens drove each behaviour's first generated token (integrated gradients)
+    const attributions: string[] = [];
+    for (const p of prompts.filter((x) => x.behaviour !== 'induction')) {
+      const ids = m.encode(p.prompt);
+      const pad = m.config.padTokenId;
+      const r = await attribute(m, { ids, method: 'integrated-gradients', steps: 32, ...(pad !== null ? { baseline: { kind: 'token', id: pad, name: 'pad' } } : {}) });
+      attributions.push(attributionFragment(r, `${p.behaviour}: integrated gradients (32 steps, ${pad !== null ? 'pad' : 'zero'} baseline)`));
+    }
+    if (attributions.length > 0) sections.push(`<section><h2>Input attribution</h2><div class="meta">How much each prompt token contributed to the log-probability of the predicted next token.</div>${attributions.join('')}</section>`);
+
+    // 3) every attention head on the induction prompt (the full interactive view, embedded)
+    const ind = prompts.find((x) => x.behaviour === 'induction') ?? prompts[0];
+    if (ind) {
+      const ids = m.encode(ind.prompt);
+      const patterns = await attentionPatterns(m, ids);
+      const stats = await headStats(m, ids, { patterns });
+      const top = stats.rankings['rep.induction']?.[0];
+      const view = attentionReportHtml({ title: `Attention on the ${ind.behaviour} prompt`, patterns, stats, selected: top ? { layer: top.layer, head: top.head } : { layer: 0, head: 0 }, topHeads: 5 });
+      sections.push(`<section><h2>Attention</h2><div class="meta">Every head on the ${escapeHtml(ind.behaviour)} prompt; the head with the highest induction score on repeated random sequences is selected. Click a head to inspect it.</div><iframe class="embed" title="attention" sandbox="allow-scripts" srcdoc="${escapeHtml(view)}"></iframe></section>`);
+    }
+
+    // 4) held-out scores
     let scores = null;
     if (items) {
       scores = await evaluateSuite(m, items);
@@ -82,7 +107,7 @@ export const demoCommand: Command = {
     const out = resolve(str(v, 'out') ?? 'llmdbg-demo.html');
     const c = m.config;
     const html = page('llmdbg demo', sections.join('\n'), {
-      css: GENERATION_CSS,
+      css: GENERATION_CSS + ' iframe.embed { width: 100%; height: 1400px; border: 1px solid #d9dee7; border-radius: 6px; }',
       subtitle: `${m.source.dir}: ${c.arch}, ${(m.nParams / 1e6).toFixed(2)}M parameters, ${c.nLayers} layers x ${c.nHeads} heads; backend ${s.backend.name}`,
     });
     await writeFileAtomic(out, html);

@@ -1,0 +1,37 @@
+/**
+ * `llmdbg demo` on the bundled model (what `npm start` runs): one self-contained report with the
+ * generations, attributions, the attention view and the held-out scores; and `llmdbg eval` on
+ * the bundled suite reports per-behaviour accuracy consistent with its failures list.
+ */
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cli } from '../helpers/cli.js';
+import { ROOT } from '../helpers/fixtures.js';
+
+const DEMO = join(ROOT, 'models', 'demo');
+
+it('demo writes one self-contained HTML report with every section', { skip: !existsSync(join(DEMO, 'config.json')) && 'no bundled demo model' }, () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'llmdbg-demo-')), 'demo.html');
+  const r = cli(['demo', '--out', out, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const res = JSON.parse(r.stdout) as { report: string; prompts: { behaviour: string; tokens: { prob: number }[] }[]; scores: { byBehaviour: Record<string, { n: number }> } };
+  assert.equal(res.report, out);
+  assert.deepEqual(res.prompts.map((p) => p.behaviour).sort(), ['agreement', 'fact', 'induction', 'ioi']);
+  for (const p of res.prompts) for (const t of p.tokens) assert.ok(t.prob > 0 && t.prob <= 1);
+  const html = readFileSync(out, 'utf8');
+  for (const h of ['Generations', 'Input attribution', 'Attention', 'Held-out scores']) assert.ok(html.includes(`<h2>${h}</h2>`), h);
+  assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=|https?:\/\//, 'no external resources');
+});
+
+it('eval on the bundled suite: accuracy = correct / items and failures are listed', { skip: !existsSync(join(DEMO, 'eval-suite.jsonl')) && 'no bundled demo model' }, () => {
+  const r = cli(['eval', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const res = JSON.parse(r.stdout) as { n: number; correct: number; accuracy: number; failures: unknown[]; induction: { ratio: number } };
+  assert.ok(res.n > 0);
+  assert.equal(res.accuracy, res.correct / res.n);
+  assert.equal(res.failures.length, res.n - res.correct);
+  assert.ok(res.induction.ratio > 0);
+});
