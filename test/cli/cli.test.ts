@@ -8,29 +8,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli } from '../helpers/cli.js';
+import { cli, cliJson as json, cliFails as fails } from '../helpers/cli.js';
 import { fixtureDir, golden, STORIES_DIR } from '../helpers/fixtures.js';
 
 const GPT2 = fixtureDir('gpt2-tiny');
 const LLAMA = fixtureDir('llama-tiny');
-
-function json(args: string[]): Record<string, unknown> {
-  const r = cli([...args, '--json']);
-  assert.equal(r.status, 0, `exit ${r.status}: ${r.stderr}`);
-  const lines = r.stdout.trim().split('\n');
-  assert.equal(lines.length, 1, 'stdout must hold exactly one JSON line');
-  return JSON.parse(lines[0]!) as Record<string, unknown>;
-}
-
-function fails(args: string[], code: string, re?: RegExp): void {
-  const r = cli(args);
-  assert.notEqual(r.status, 0, 'must exit non-zero');
-  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('note:'));
-  assert.equal(lines.length, 1, `stderr must be one line, got: ${r.stderr}`);
-  assert.match(lines[0]!, new RegExp(`^error\\[${code}\\]: `));
-  if (re) assert.match(lines[0]!, re);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-}
 
 describe('cli', () => {
   it('generate --json gives {ids, generated, text} with ids = prompt + generated, matching the reference', () => {

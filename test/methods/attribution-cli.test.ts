@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli } from '../helpers/cli.js';
+import { cli, cliJson as json, cliFails as fails } from '../helpers/cli.js';
 import { assertClose } from '../helpers/close.js';
 import { ROOT, fixtureDir } from '../helpers/fixtures.js';
 import { SPECIAL_TOKENS, wordToken, type Vocabulary } from '../../src/demo/vocab.js';
@@ -21,23 +21,6 @@ const ref = (name: string) => JSON.parse(readFileSync(join(ROOT, 'test', 'fixtur
   continuation: { prompt: number[]; continuation: number[]; saliency_l2: number[][] };
   gradients: { loss: number };
 };
-
-function json(args: string[]): Record<string, unknown> {
-  const r = cli([...args, '--json']);
-  assert.equal(r.status, 0, `exit ${r.status}: ${r.stderr}`);
-  const lines = r.stdout.trim().split('\n');
-  assert.equal(lines.length, 1, 'stdout must hold exactly one JSON line');
-  return JSON.parse(lines[0]!) as Record<string, unknown>;
-}
-
-function fails(args: string[], code: string, re?: RegExp): void {
-  const r = cli(args);
-  assert.notEqual(r.status, 0, 'must exit non-zero');
-  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('note:'));
-  assert.equal(lines.length, 1, `stderr must be one line, got: ${r.stderr}`);
-  assert.match(lines[0]!, new RegExp(`^error\\[${code}\\]: `));
-  if (re) assert.match(lines[0]!, re);
-}
 
 /** llama-tiny's weights with a 64-token word-level tokenizer (specials at 0..3, BOS added). */
 function textModel(): string {
