@@ -40,11 +40,42 @@ export function checkSampling(o: SamplingOptions): void {
   if (!(o.topP > 0 && o.topP <= 1)) throw new LlmdbgError('invalid_argument', `--top-p ${o.topP} must be in (0, 1]`, { hint: '1 turns top-p off' });
 }
 
-/** Indices sorted by value descending, ties by lower index. */
-function order(values: ArrayLike<number>): number[] {
-  const idx = Array.from({ length: values.length }, (_, i) => i);
-  idx.sort((a, b) => (values[b]! - values[a]!) || a - b);
-  return idx;
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+const ID_SPACE = 2 ** 18; // vocabularies up to 262144 ids
+
+/** Ids of `values` sorted by value descending, ties by lower id (a native numeric sort of packed keys). */
+export function rankIds(values: ArrayLike<number>, limit = values.length): number[] {
+  const n = values.length;
+  if (limit < 64 && limit < n) return topIds(values, limit);
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    f32[0] = values[i]!;
+    const b = u32[0]!;
+    const ordered = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0; // ascending with the float
+    keys[i] = (0xffffffff - ordered) * ID_SPACE + i; // descending value, then ascending id
+  }
+  keys.sort();
+  const out = new Array<number>(Math.min(limit, n));
+  for (let i = 0; i < out.length; i++) out[i] = keys[i]! % ID_SPACE;
+  return out;
+}
+
+/** The k best ids in rank order, by one pass with a small sorted buffer (k small). */
+function topIds(values: ArrayLike<number>, k: number): number[] {
+  const ids: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (ids.length === k && !(v > values[ids[k - 1]!]!)) continue; // ties keep the lower id already held
+    let j = ids.length === k ? k - 1 : ids.length;
+    while (j > 0 && v > values[ids[j - 1]!]!) {
+      if (j < k) ids[j] = ids[j - 1]!;
+      j--;
+    }
+    ids[j] = i;
+    if (ids.length > k) ids.length = k;
+  }
+  return ids;
 }
 
 function logSumExp(values: ArrayLike<number>, scale: number): number {
@@ -59,7 +90,9 @@ function logSumExp(values: ArrayLike<number>, scale: number): number {
 export function chooseToken(logits: ArrayLike<number>, o: SamplingOptions, rng: Rng | null, nTop = 10): Choice {
   const V = logits.length;
   const lse = logSumExp(logits, 1);
-  const sorted = order(logits);
+  const k = o.topK > 0 ? Math.min(o.topK, V) : V;
+  // greedy and top-k need only the first few ranks; plain or top-p sampling needs them all
+  const sorted = rankIds(logits, o.temperature === 0 ? Math.min(nTop, V) : o.topP < 1 || o.topK === 0 ? V : Math.max(k, Math.min(nTop, V)));
   const top = sorted.slice(0, Math.min(nTop, V)).map((id) => ({ id, prob: Math.exp(logits[id]! - lse) }));
   const pick = (id: number, sampleProb: number): Choice => ({ id, prob: Math.exp(logits[id]! - lse), logprob: logits[id]! - lse, sampleProb, top });
 
@@ -67,7 +100,6 @@ export function chooseToken(logits: ArrayLike<number>, o: SamplingOptions, rng: 
   if (!rng) throw new Error('internal: sampling needs a generator');
 
   // 1) temperature, 2) top-k, 3) top-p over the tempered distribution
-  const k = o.topK > 0 ? Math.min(o.topK, V) : V;
   const kept = sorted.slice(0, k);
   const inv = 1 / o.temperature;
   const keptLogits = kept.map((id) => logits[id]!);

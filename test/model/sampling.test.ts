@@ -54,3 +54,17 @@ it('rejects impossible options with the flag name', () => {
     assert.throws(() => checkSampling(o), (e: unknown) => e instanceof LlmdbgError && re.test(e.message));
   }
 });
+
+it('rankIds equals a comparator sort (value descending, ties by id) for full and partial ranks', async () => {
+  const { rankIds } = await import('../../src/model/sampling.js');
+  const rng = new Rng(11);
+  for (let trial = 0; trial < 20; trial++) {
+    const n = 1 + rng.int(3000);
+    // few distinct values so ties are common; negative, zero and positive
+    const v = Float32Array.from({ length: n }, () => (rng.int(41) - 20) / 4);
+    const expect = Array.from({ length: n }, (_, i) => i).sort((a, b) => v[b]! - v[a]! || a - b);
+    assert.deepEqual(rankIds(v), expect);
+    const k = 1 + rng.int(70);
+    assert.deepEqual(rankIds(v, k), expect.slice(0, k));
+  }
+});
