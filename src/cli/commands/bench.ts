@@ -69,6 +69,8 @@ export const benchCommand: Command = {
       log(`decode: ${decodeTokensPerSec?.toFixed(2)} tokens/s`);
     }
 
+    // peak memory of loading, prefill and decode, before the backward pass allocates its own
+    const inferencePeakRssMB = process.resourceUsage().maxRSS / 1024;
     const sal: number[] = [];
     for (let r = 0; r < R; r++) {
       const t0 = performance.now();
@@ -80,7 +82,7 @@ export const benchCommand: Command = {
     const peakRssMB = process.resourceUsage().maxRSS / 1024;
     const weightMB = (s.model.nParams * 4) / 2 ** 20;
     const result = {
-      prefillMs: median(prefill), decodeTokensPerSec, saliencyMs: median(sal), peakRssMB, weightMB,
+      prefillMs: median(prefill), decodeTokensPerSec, saliencyMs: median(sal), peakRssMB, inferencePeakRssMB, weightMB,
       promptLen: T, decode: M, repeats: R, backend: s.backend.name,
       info: runInfo(s, { loadMs: Math.round(s.loadMs), parameters: s.model.nParams }),
     };
@@ -88,7 +90,7 @@ export const benchCommand: Command = {
     printLine(`prefill ${T} tokens   ${result.prefillMs.toFixed(1)} ms`);
     printLine(`decode               ${decodeTokensPerSec === null ? '-' : decodeTokensPerSec.toFixed(2)} tokens/s`);
     printLine(`saliency             ${result.saliencyMs.toFixed(1)} ms`);
-    printLine(`peak RSS             ${peakRssMB.toFixed(0)} MB (float32 weights ${weightMB.toFixed(0)} MB)`);
+    printLine(`peak RSS             ${inferencePeakRssMB.toFixed(0)} MB after decode, ${peakRssMB.toFixed(0)} MB after saliency (float32 weights ${weightMB.toFixed(0)} MB)`);
     printLine(`backend              ${s.backend.name} (${s.backend.threads} thread${s.backend.threads === 1 ? '' : 's'})`);
   },
 };
