@@ -1,0 +1,215 @@
+/**
+ * "What if" measurements on the real benchmark model, for changes proposed in bench/README.md
+ * that live in other people's files (src/model, src/train). Each variant is built from the public
+ * API in this process only, so nothing in the library changes:
+ *   decode   greedy decode steps with the unembedding as a transposed product (no copy), against
+ *            the [C, V] copy loadModel now keeps, and with the weight as the left operand (no copy)
+ *   saliency forward + backward as today, then cumulatively: a WASM Identity that shares data
+ *            instead of copying (the engine clones every saved input), a BatchMatMul gradient that
+ *            transposes explicitly (WASM runs transposed products in a scalar loop), and dY W^T
+ *            computed with the weight as the left operand (no packed copy)
+ * Non-goals: being the implementation; the numbers only size the opportunity.
+ *
+ *   npx tsx bench/whatif.ts [--model DIR] [--backend wasm] [--prompt-len 64] [--steps 16] [--repeats 3] [--json]
+ * Each variant runs in its own process (kernel and gradient registrations are process-wide).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { parseArgs } from 'node:util';
+import { initBackend, type BackendChoice } from '../src/engine/backend.js';
+import { loadModel, type Model } from '../src/model/model.js';
+import type { KVCache } from '../src/model/forward.js';
+import { registerGradients } from '../src/engine/gradients.js';
+import { BENCH_ROOT, ensureModel } from './make-model.js';
+import { cpuMs, lastJson, lastLine, memorySnapshot, promptIds, runChild, stat, type Stat } from './common.js';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+
+function disposeKV(kv: KVCache): void {
+  for (const l of kv.layers) tf.dispose([l.k, l.v]);
+}
+
+/** Greedy decode of `steps` positions after the prompt; `step` returns the next logits row [V] and the new cache. */
+function decodeRun(model: Model, ids: number[], steps: number, step: (id: number, past: KVCache) => { row: tf.Tensor; kv: KVCache }): { ms: number; cpu: number; ids: number[] } {
+  let kv = tf.tidy(() => model.forward({ ids: tf.tensor2d(ids, [1, ids.length], 'int32') }, { logits: 'none' }).kv as unknown as tf.TensorContainer) as unknown as KVCache;
+  let id = ids[ids.length - 1]!;
+  const out: number[] = [];
+  const c0 = cpuMs();
+  const t0 = performance.now();
+  for (let s = 0; s < steps; s++) {
+    const r = step(id, kv);
+    disposeKV(kv);
+    kv = r.kv;
+    const a = tf.argMax(r.row);
+    id = a.dataSync()[0]!;
+    tf.dispose([a, r.row]);
+    out.push(id);
+  }
+  const ms = performance.now() - t0;
+  const cpu = cpuMs() - c0;
+  disposeKV(kv);
+  return { ms, cpu, ids: out };
+}
+
+function saliencyOnce(model: Model, ids: number[], target: number): number {
+  return tf.tidy(() => {
+    const embeds = tf.gather(model.params.wte, tf.tensor2d(ids, [1, ids.length], 'int32')) as unknown as tf.Tensor3D;
+    const g = tf.grad((e: tf.Tensor) => {
+      const l = model.forward({ embeds: e as tf.Tensor3D }, { logits: 'last' }).logits!;
+      return tf.reshape(tf.slice(tf.logSoftmax(tf.reshape(l, [1, -1])), [0, target], [1, 1]), []);
+    })(embeds);
+    return tf.sum(tf.square(g)).dataSync()[0]!;
+  });
+}
+
+function timed(fn: () => void, repeats: number): Stat {
+  fn();
+  const ts: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const c0 = cpuMs();
+    const t0 = performance.now();
+    fn();
+    ts.push(performance.now() - t0);
+    cpu.push(cpuMs() - c0);
+  }
+  return stat(ts, cpu);
+}
+
+/**
+ * WASM's Identity kernel copies its input, and the engine clones every input a recorded kernel saves
+ * for the backward: each weight is copied once per backward (and XNNPACK repacks the copy). This
+ * Identity shares the data instead (reference count), as the CPU backend's does.
+ */
+function registerNoCopyWasmIdentity(): void {
+  tf.unregisterKernel(tf.Identity, 'wasm');
+  tf.registerKernel({
+    kernelName: tf.Identity,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const x = (inputs as { x: tf.TensorInfo }).x;
+      (backend as unknown as { incRef(d: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
+}
+
+/**
+ * BatchMatMul gradient that never passes a transpose flag to the backend. With `left`, the 2-D
+ * `dY W^T` of a plain product is computed as `(W dY^T)^T`: the weight is the left operand, which
+ * XNNPACK neither transposes nor packs, so no weight copy is made.
+ */
+function registerExplicitTransposeMatMulGrad(left: boolean): void {
+  const swap = (x: tf.Tensor) => tf.transpose(x, [...Array(x.rank - 2).keys(), x.rank - 1, x.rank - 2]);
+  const mm = (a: tf.Tensor, b: tf.Tensor, tA: boolean, tB: boolean) => {
+    if (left && !tA && tB && a.rank === 2 && b.rank === 2) return tf.transpose(tf.matMul(b, tf.transpose(a)));
+    return tf.matMul(tA ? swap(a) : a, tB ? swap(b) : b);
+  };
+  const sumTo = (g: tf.Tensor, shape: number[]) => {
+    if (g.rank === shape.length) return g;
+    return tf.reshape(tf.sum(g, [...Array(g.rank - shape.length).keys()]), shape);
+  };
+  tf.registerGradient({
+    kernelName: tf.BatchMatMul,
+    inputsToSave: ['a', 'b'],
+    gradFunc: (dy, saved, attrs) => {
+      const [a, b] = saved as tf.Tensor[];
+      const { transposeA: tA, transposeB: tB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+      const d = dy as tf.Tensor;
+      const ga = !tA ? () => mm(d, b!, false, !tB) : () => mm(b!, d, tB, true);
+      const gb = !tB ? () => mm(a!, d, !tA, false) : () => mm(d, a!, true, tA);
+      return { a: () => sumTo(ga(), a!.shape), b: () => sumTo(gb(), b!.shape) };
+    },
+  });
+}
+
+const DECODE_VARIANTS = [
+  'matMul(h, wte, false, true)  (no [C, V] copy: WASM scalar loop)',
+  'matMul(h, wUT)  ([C, V] copy, as loadModel does since 64bcb00)',
+  'matMul(wte, h^T)  (weights as left operand, no copy)',
+];
+const SALIENCY_VARIANTS = [
+  'tree as is',
+  '+ no-copy Identity on WASM',
+  '+ explicit-transpose BatchMatMul gradient',
+  '+ dY W^T with the weight as left operand',
+];
+
+interface VariantResult { part: string; variant: number; name: string; value: number; cpuValue: number; unit: string; check: string; peakRssMB: number; wasmHeapMB: number | null }
+
+async function runVariant(part: 'decode' | 'saliency', variant: number, a: { model?: string; backend: string; T: number; steps: number; R: number }): Promise<VariantResult> {
+  await initBackend(a.backend as BackendChoice);
+  if (part === 'saliency' && variant >= 1) registerNoCopyWasmIdentity();
+  if (part === 'saliency' && variant >= 2) registerExplicitTransposeMatMulGrad(variant >= 3);
+  registerGradients(); // fills in every gradient not registered above
+  const model = loadModel(a.model ?? (await ensureModel('gpt2-small')).dir);
+  const ids = promptIds(a.T, model.config.vocabSize);
+  const C = model.config.dModel;
+  const wUT = model.params.wUT;
+  let result: VariantResult;
+  if (part === 'decode') {
+    if (variant !== 1 && wUT) {
+      delete model.params.wUT;
+      wUT.dispose();
+    }
+    const logitsStep = (id: number, past: KVCache) => {
+      const r = tf.tidy(() => {
+        if (variant !== 2) {
+          const o = model.forward({ ids: tf.tensor2d([id], [1, 1], 'int32'), past }, { logits: 'last' });
+          return { row: tf.reshape(o.logits!, [-1]), kv: o.kv } as unknown as tf.TensorContainer;
+        }
+        const o = model.forward({ ids: tf.tensor2d([id], [1, 1], 'int32'), past }, { logits: 'none', cache: ['ln_final.hook_normalized'] });
+        const h = tf.reshape(o.cache['ln_final.hook_normalized']!, [1, C]); // [1, C]
+        return { row: tf.reshape(tf.matMul(model.params.wU, tf.transpose(h)), [-1]), kv: o.kv } as unknown as tf.TensorContainer; // [V, 1]
+      });
+      return r as unknown as { row: tf.Tensor; kv: KVCache };
+    };
+    decodeRun(model, ids, 2, logitsStep); // warm-up
+    const runs = Array.from({ length: a.R }, () => decodeRun(model, ids, a.steps, logitsStep));
+    const tps = stat(runs.map((r) => (a.steps / r.ms) * 1000), runs.map((r) => (a.steps / r.cpu) * 1000));
+    result = { part, variant, name: DECODE_VARIANTS[variant]!, value: tps.median, cpuValue: tps.cpuMedian!, unit: 'tok/s', check: `ids ${runs[0]!.ids.slice(0, 6).join(',')}`, peakRssMB: 0, wasmHeapMB: null };
+  } else {
+    const target = tf.tidy(() => tf.argMax(tf.reshape(model.forward({ ids: tf.tensor2d(ids, [1, a.T], 'int32') }, { logits: 'last' }).logits!, [-1])).dataSync()[0]!);
+    let n = 0;
+    const s = timed(() => void (n = saliencyOnce(model, ids, target)), a.R);
+    result = { part, variant, name: SALIENCY_VARIANTS[variant]!, value: s.median, cpuValue: s.cpuMedian!, unit: 'ms', check: `|grad|^2 ${n.toPrecision(7)}`, peakRssMB: 0, wasmHeapMB: null };
+  }
+  const m = memorySnapshot();
+  model.dispose();
+  return { ...result, peakRssMB: m.peakRssMB, wasmHeapMB: m.wasmHeapMB };
+}
+
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({
+    options: {
+      model: { type: 'string' }, backend: { type: 'string', default: 'wasm' }, 'prompt-len': { type: 'string', default: '64' }, steps: { type: 'string', default: '16' },
+      repeats: { type: 'string', default: '3' }, part: { type: 'string' }, variant: { type: 'string' }, json: { type: 'boolean' },
+    },
+  });
+  const a = { ...(v.model ? { model: v.model } : {}), backend: v.backend!, T: Number(v['prompt-len']), steps: Number(v.steps), R: Number(v.repeats) };
+  if (v.part) {
+    process.stdout.write(JSON.stringify(await runVariant(v.part as 'decode' | 'saliency', Number(v.variant), a)) + '\n');
+    return;
+  }
+  // Each variant in its own process: registrations are process-wide and peak RSS is per process.
+  const results: VariantResult[] = [];
+  const say = (s: string) => process.stderr.write(s + '\n');
+  for (const [part, n] of [['decode', DECODE_VARIANTS.length], ['saliency', SALIENCY_VARIANTS.length]] as const) {
+    for (let i = 0; i < n; i++) {
+      const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--part', part, '--variant', String(i), '--backend', a.backend, '--prompt-len', String(a.T), '--steps', String(a.steps), '--repeats', String(a.R), ...(v.model ? ['--model', v.model] : [])];
+      const r = await runChild(process.execPath, args, { cwd: join(BENCH_ROOT, '..') });
+      const res = lastJson<VariantResult>(r.stdout);
+      if (!res) {
+        say(`${part} variant ${i} failed: ${lastLine(r.stderr)}`);
+        continue;
+      }
+      results.push(res);
+      say(`${part.padEnd(8)} ${res.name.padEnd(64)} ${res.value.toFixed(res.unit === 'ms' ? 0 : 2).padStart(7)} ${res.unit} (CPU: ${res.cpuValue.toFixed(res.unit === 'ms' ? 0 : 2)})  peak RSS ${res.peakRssMB.toFixed(0)} MB  ${res.check}`);
+    }
+  }
+  if (v.json) process.stdout.write(JSON.stringify({ info: { method: 'whatif', backend: a.backend, promptLen: a.T, decodeSteps: a.steps, repeats: a.R, date: new Date().toISOString() }, results }) + '\n');
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench/whatif: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
