@@ -144,6 +144,7 @@ function llamaFamilyConfig(raw: Raw, arch: Architecture): Omit<ModelConfig, 'raw
   const dHead = num(raw, 'head_dim', { int: true, min: 1, fallback: dModel / nHeads });
   if (dHead % 2 !== 0) throw unsupported('head_dim', dHead, 'rotary embeddings need an even head dimension');
 
+  // LIMITATION: rope_scaling types (llama3, linear, dynamic, yarn) are refused, not implemented.
   const ropeScaling = raw['rope_scaling'];
   if (ropeScaling !== undefined && ropeScaling !== null) {
     const type = (ropeScaling as Raw)['rope_type'] ?? (ropeScaling as Raw)['type'];
