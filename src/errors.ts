@@ -57,6 +57,8 @@ export const ERROR_CODES = [
   'invalid_dataset',
   'invalid_checkpoint',
   'training_diverged',
+  // appended: runtime limits
+  'model_too_large',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

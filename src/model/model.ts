@@ -170,6 +170,22 @@ export class Model {
   }
 }
 
+/**
+ * The WASM heap is 32-bit (4 GiB) and holds the weights plus load-time copies and activations:
+ * measured, GPT-2 medium (1.35 GB of float32 weights) peaks at a 3.2 GB heap and GPT-2 large
+ * (2.95 GB) crashes. Refuse clearly instead of crashing inside WASM.
+ */
+export const WASM_MAX_WEIGHT_BYTES = 1.6e9;
+
+export function checkFitsBackend(float32Bytes: number, backend: string, source: string): void {
+  if (backend === 'wasm' && float32Bytes > WASM_MAX_WEIGHT_BYTES) {
+    throw new LlmdbgError('model_too_large', `${source}: ${(float32Bytes / 1e9).toFixed(2)} GB of float32 weights do not fit the 4 GB WASM heap (at most about ${(WASM_MAX_WEIGHT_BYTES / 1e9).toFixed(1)} GB)`, {
+      hint: 'use the native backend (apt-get install libopenblas-dev && npm rebuild; --backend native), which keeps weights outside the WASM heap',
+      details: { float32Bytes, backend },
+    });
+  }
+}
+
 function storeSource(store: TensorStore, label: string): TensorSource {
   return {
     label,
@@ -190,7 +206,13 @@ export function loadModel(dir: string): Model {
   const dtypes = new Set<string>();
   const hash = createHash('sha256');
   try {
-    for (const n of store.names()) dtypes.add(store.info(n).dtype);
+    let elements = 0;
+    for (const n of store.names()) {
+      const info = store.info(n);
+      dtypes.add(info.dtype);
+      elements += info.shape.reduce((a, d) => a * d, 1);
+    }
+    checkFitsBackend(elements * 4, tf.getBackend(), dir);
     params = paramsFromCheckpoint(config, storeSource(store, files.kind === 'single' ? files.path : files.indexPath));
     const path = files.kind === 'single' ? files.path : files.indexPath;
     const st = statSync(path);

@@ -110,3 +110,12 @@ describe('starting the forward pass at a later block', () => {
     model.dispose();
   });
 });
+
+describe('backend limits', () => {
+  it('refuses models whose float32 weights cannot fit the WASM heap, naming the size and the way out', async () => {
+    const { checkFitsBackend } = await import('../../src/model/model.js');
+    assert.doesNotThrow(() => checkFitsBackend(1.35e9, 'wasm', 'gpt2-medium'));
+    assert.doesNotThrow(() => checkFitsBackend(2.95e9, 'native', 'gpt2-large'));
+    assert.throws(() => checkFitsBackend(2.95e9, 'wasm', 'gpt2-large'), (e: unknown) => e instanceof LlmdbgError && e.code === 'model_too_large' && /2\.95 GB/.test(e.message) && /native/.test(e.hint ?? ''));
+  });
+});
