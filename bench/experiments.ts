@@ -2,8 +2,9 @@
  * Micro-experiments behind the suggestions in bench/README.md: alternative formulations of the
  * hot operations of a GPT-2-small forward/backward, timed on the current backend with the real
  * shapes (C = 768, M = 3072, V = 50257). On WASM, tfjs 4.22 sends a matMul to XNNPACK only when
- * neither operand is transposed and the batch is 1; everything else runs a scalar triple loop.
- * XNNPACK also keeps a packed copy of every `b` operand it has seen until that tensor is disposed.
+ * neither operand is transposed and the batch is 1 (else a scalar loop); llmdbg's
+ * src/engine/wasm-matmul.ts transposes such operands explicitly first. XNNPACK keeps a packed copy
+ * of every `b` operand it has seen until that tensor is disposed (a fresh copy is repacked).
  * Non-goals: changing src/model (these only measure; the lead decides).
  *
  *   npx tsx bench/experiments.ts [--backend wasm] [--repeats 5] [--json]
@@ -57,19 +58,19 @@ async function main(): Promise<void> {
     const dy = randn([T, M], 4);
     const h = randn([T, M], 5);
     // 1) the tied unembedding
-    out.push(measure(`unembed x[${T},${C}] -> [${T},${V}]`, 'matMul(x, wte[V,C], false, true)  (current)', () => tf.matMul(x, wte, false, true), R));
+    out.push(measure(`unembed x[${T},${C}] -> [${T},${V}]`, 'matMul(x, wte[V,C], false, true)  (transposed product)', () => tf.matMul(x, wte, false, true), R));
     out.push(measure(`unembed x[${T},${C}] -> [${T},${V}]`, 'matMul(x, wteT[C,V])  (pre-transposed copy)', () => tf.matMul(x, wteT), R));
     out.push(measure(`unembed x[${T},${C}] -> [${T},${V}]`, 'transpose(matMul(wte, transpose(x)))  (weights as left operand: no copy)', () => tf.tidy(() => tf.transpose(tf.matMul(wte, tf.transpose(x)))), R));
     // 2) an MLP input projection, forward
-    out.push(measure(`forward x[${T},${C}] @ W[${C},${M}]`, 'matMul(x, W)  (current, XNNPACK)', () => tf.matMul(x, wIn), R));
+    out.push(measure(`forward x[${T},${C}] @ W[${C},${M}]`, 'matMul(x, W)  (as the forward issues it, XNNPACK)', () => tf.matMul(x, wIn), R));
     out.push(measure(`forward x[${T},${C}] @ W[${C},${M}]`, 'transpose(matMul(Wt[M,C], transpose(x)))  (weights as left operand: no packed copy)', () => tf.transpose(tf.matMul(wInT, tf.transpose(x))), R));
     // 3) its backward w.r.t. the input: dX = dY W^T
-    out.push(measure(`backward dY[${T},${M}] @ W^T`, 'matMul(dY, W, false, true)  (current gradient)', () => tf.matMul(dy, wIn, false, true), R));
+    out.push(measure(`backward dY[${T},${M}] @ W^T`, 'matMul(dY, W, false, true)  (transposed product, as the gradient issues it)', () => tf.matMul(dy, wIn, false, true), R));
     out.push(measure(`backward dY[${T},${M}] @ W^T`, 'matMul(dY, transpose(W))  (explicit transpose per call)', () => tf.tidy(() => tf.matMul(dy, tf.transpose(wIn))), R));
     out.push(measure(`backward dY[${T},${M}] @ W^T`, 'matMul(dY, Wt)  (stored [out, in] copy)', () => tf.matMul(dy, wInT), R));
     out.push(measure(`backward dY[${T},${M}] @ W^T`, 'transpose(matMul(W, transpose(dY)))  (weights as left operand: no copy)', () => tf.tidy(() => tf.transpose(tf.matMul(wIn, tf.transpose(dy)))), R));
     // 4) gelu_new's cube
-    out.push(measure(`gelu cube h[${T},${M}]`, 'tf.pow(h, 3)  (current)', () => tf.pow(h, 3), R));
+    out.push(measure(`gelu cube h[${T},${M}]`, 'tf.pow(h, 3)  (as gelu_new does)', () => tf.pow(h, 3), R));
     out.push(measure(`gelu cube h[${T},${M}]`, 'tf.mul(h, tf.square(h))', () => tf.tidy(() => tf.mul(h, tf.square(h))), R));
     out.push(measure(`gelu h[${T},${M}]`, 'tanh(h)', () => tf.tanh(h), R));
     tf.dispose([x, dy, h]);
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
   out.push(measure(`unembed backward dL[1,${V}] @ wte[${V},${C}]`, 'transpose(matMul(wteT, transpose(dL)))  (left operand)', () => tf.tidy(() => tf.transpose(tf.matMul(wteT, tf.transpose(dl)))), R));
   // 6) attention score products (batched: always the scalar loop on WASM)
   const q = randn([12, 64, 64], 7), k = randn([12, 64, 64], 8);
-  out.push(measure('attention scores [12,64,64] x [12,64,64]^T', 'matMul(q, k, false, true)  (batched, current)', () => tf.matMul(q, k, false, true), R));
+  out.push(measure('attention scores [12,64,64] x [12,64,64]^T', 'matMul(q, k, false, true)  (batched, as attention issues it)', () => tf.matMul(q, k, false, true), R));
   out.push(measure('attention scores [12,64,64] x [12,64,64]^T', 'per-head 2-D matMul(q_h, transpose(k_h)) + stack', () => tf.tidy(() => tf.stack(tf.unstack(q).map((qh, i) => tf.matMul(qh, tf.transpose(tf.unstack(k)[i]!))))), R));
   tf.dispose([wte, wteT, wIn, wInT, dl, q, k]);
 

@@ -123,14 +123,14 @@ function registerExplicitTransposeMatMulGrad(left: boolean): void {
 }
 
 const DECODE_VARIANTS = [
-  'matMul(h, wte, false, true)  (no [C, V] copy: WASM scalar loop)',
+  'matMul(h, wte, false, true)  (no [C, V] copy: transposed product)',
   'matMul(h, wUT)  ([C, V] copy, as loadModel does since 64bcb00)',
   'matMul(wte, h^T)  (weights as left operand, no copy)',
 ];
 const SALIENCY_VARIANTS = [
   'tree as is',
   '+ no-copy Identity on WASM',
-  '+ explicit-transpose BatchMatMul gradient',
+  '+ explicit-transpose BatchMatMul gradient (as wasm-matmul.ts)',
   '+ dY W^T with the weight as left operand',
 ];
 
