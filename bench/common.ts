@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { Rng } from '../src/demo/rng.js';
+import { Rng } from '../src/engine/rng.js';
 import { BENCH_ROOT } from './make-model.js';
 import type { Phase, WorkerResult } from './worker.js';
 

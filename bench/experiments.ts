@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
 import { initBackend, type BackendChoice } from '../src/engine/backend.js';
-import { Rng } from '../src/demo/rng.js';
+import { Rng } from '../src/engine/rng.js';
 import { memorySnapshot, stat } from './common.js';
 
 interface Experiment { group: string; variant: string; ms: number; minMs: number; heapGrowthMB: number | null }

@@ -12,7 +12,7 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Rng } from '../src/demo/rng.js';
+import { Rng } from '../src/engine/rng.js';
 import { writeSafetensors, type TensorToWrite } from '../src/formats/safetensors-write.js';
 
 export interface Gpt2Shape { family: 'gpt2'; nLayer: number; nEmbd: number; nHead: number; vocab: number; nPositions: number }

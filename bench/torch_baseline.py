@@ -3,7 +3,7 @@
 
 A standalone, hand-written float32 forward of Hugging Face GPT-2 and Llama (GQA, RoPE, tied or
 untied head) that reads model.safetensors by hand (8-byte LE header length, JSON header, raw data)
-and times, at each thread count given, best-of-repeats medians of:
+and times, at each thread count given (torch's and OpenBLAS's pools), medians over repeats of:
   prefill   forward of the N prompt tokens, logits of the last position only
   decode    greedy decoding with a KV cache, M one-token steps after the prefill (tokens/s)
   saliency  forward + backward of log p(target | prompt) at the last position w.r.t. the token embeddings
@@ -31,6 +31,24 @@ import torch
 import torch.nn.functional as F
 
 DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": None}
+
+
+def blas_thread_setter():
+    """openblas_set_num_threads of the OpenBLAS that torch uses, or None. torch.set_num_threads does
+    not reach OpenBLAS's own pthread pool, so without this a "1 thread" run still uses every core in GEMMs."""
+    import ctypes
+    import ctypes.util
+    for name in ("libopenblas.so.0", ctypes.util.find_library("openblas"), "libblas.so.3"):
+        if not name:
+            continue
+        try:
+            lib = ctypes.CDLL(name)
+            fn = lib.openblas_set_num_threads
+            fn.argtypes = [ctypes.c_int]
+            return fn
+        except (OSError, AttributeError):
+            continue
+    return None
 
 
 def rss_peak_mb() -> float:
@@ -279,9 +297,12 @@ def main():
     memory = {"start": rss0, "load": rss_peak_mb()}  # peak RSS (MB) of this process after each phase, cumulative
     by_threads = {}
     check = {}
+    set_blas_threads = blas_thread_setter()
     for n in [int(x) for x in a.threads.split(",")]:
         torch.set_num_threads(n)
-        r = {"threads": torch.get_num_threads()}
+        if set_blas_threads:
+            set_blas_threads(n)
+        r = {"threads": torch.get_num_threads(), "blas_threads_set": bool(set_blas_threads)}
         logits = prefill(m, ids)
         target = int(logits[0].argmax())
         check.update(prefill_top_id=target, prefill_top_logit=float(logits[0, target]),
