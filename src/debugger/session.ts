@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { LlmdbgError } from '../errors.js';
-import { Rng } from '../demo/rng.js';
+import { Rng } from '../engine/rng.js';
 import type { Model } from '../model/model.js';
 import { forwardSteps, type ForwardOutput, type KVCache } from '../model/forward.js';
 import type { HookEvent } from '../model/visit.js';

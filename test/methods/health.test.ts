@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useTestBackend } from '../helpers/backend.js';
 import { fixtureDir, golden } from '../helpers/fixtures.js';
 import { loadModel, type Model } from '../../src/model/model.js';
-import { Rng } from '../../src/demo/rng.js';
+import { Rng } from '../../src/engine/rng.js';
 import { floatToBf16Bits, floatToF16Bits } from '../../src/formats/safetensors-dtypes.js';
 import { MASKED_SCORE } from '../../src/model/layers/attention.js';
 import { healthRun, tensorHealth, checkHealthMode, F16_MAX } from '../../src/methods/health/index.js';

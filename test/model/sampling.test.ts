@@ -5,7 +5,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseToken, checkSampling } from '../../src/model/sampling.js';
-import { Rng } from '../../src/demo/rng.js';
+import { Rng } from '../../src/engine/rng.js';
 import { LlmdbgError } from '../../src/errors.js';
 
 const logits = Float32Array.from([Math.log(0.1), Math.log(0.4), Math.log(0.3), Math.log(0.2)]);

@@ -5,7 +5,7 @@
  * Non-goal: pictures (report/attention-html.ts).
  */
 import { LlmdbgError } from '../../errors.js';
-import { Rng } from '../../demo/rng.js';
+import { Rng } from '../../engine/rng.js';
 import type { Model, RunOptions } from '../../model/model.js';
 import { HEAD_SCORES, layerHeadScores, meanScores, rankHeads, type HeadScore, type HeadScores, type RankedHead } from './stats.js';
 

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { LlmdbgError } from '../../errors.js';
-import { Rng } from '../../demo/rng.js';
+import { Rng } from '../../engine/rng.js';
 import type { Model } from '../../model/model.js';
 import type { HookFn } from '../../model/hooks.js';
 import { runPatches, type PatchJob } from './engine.js';
