@@ -59,6 +59,9 @@ export const ERROR_CODES = [
   'training_diverged',
   // appended: runtime limits
   'model_too_large',
+  // appended: adversarial attacks and hardening
+  'invalid_goal',
+  'empty_vocabulary',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
