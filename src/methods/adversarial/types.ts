@@ -66,6 +66,8 @@ export interface AttackRequest {
   topK?: number;
   batch?: number;
   seed?: number;
+  /** Memory budget for one batch of candidate rows, MB (default 1024); batches are split to respect it. */
+  memoryMB?: number;
   onProgress?: (p: AttackProgress) => void;
   signal?: AbortSignal;
 }
