@@ -22,5 +22,6 @@ import { dumpCommand } from './dump.js';
 import { trainCommand } from './train.js';
 import { attributeCommand } from './attribute.js';
 import { gradientsCommand } from './gradients.js';
+import { attackCommand } from './attack.js';
 
-export const COMMANDS: readonly Command[] = [demoCommand, inspectCommand, generateCommand, logitsCommand, cacheCommand, replayCommand, diffCommand, evalCommand, benchCommand, attentionCommand, interveneCommand, patchCommand, traceCausalCommand, lensCommand, healthCommand, debugCommand, dumpCommand, trainCommand, attributeCommand, gradientsCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, inspectCommand, generateCommand, logitsCommand, cacheCommand, replayCommand, diffCommand, evalCommand, benchCommand, attentionCommand, interveneCommand, patchCommand, traceCausalCommand, lensCommand, healthCommand, debugCommand, dumpCommand, trainCommand, attributeCommand, gradientsCommand, attackCommand];
