@@ -7,7 +7,7 @@
  */
 import { LlmdbgError } from '../errors.js';
 import { Rng } from '../engine/rng.js';
-import { inductionText, randomAgreement, randomFact, randomFiller, randomIoi, randomWordSequence, type Position, type Sentence } from './sentences.js';
+import { inductionRepeats, inductionText, randomAgreement, randomFact, randomFiller, randomIoi, randomWordSequence, type Position, type Sentence } from './sentences.js';
 import type { Behaviour, Split } from './templates.js';
 
 export interface CorpusOptions {
@@ -16,7 +16,7 @@ export interface CorpusOptions {
   split: Split;
   /** Relative weights per behaviour (normalised); missing ones default to `DEFAULT_MIX`. */
   mix?: Partial<Record<Behaviour, number>>;
-  /** Induction sequence length range, inclusive (default 5..20 words, i.e. <= 40 tokens). */
+  /** Induction run length range in words, inclusive (default 2..20; each text repeats its run 2-4 times, <= 40 words). */
   inductionLen?: readonly [min: number, max: number];
 }
 
@@ -78,7 +78,7 @@ function generateOne(rng: Rng, behaviour: Behaviour, split: Split, inductionLen:
     case 'induction': {
       const [min, max] = inductionLen;
       const words = randomWordSequence(rng, min + rng.int(max - min + 1));
-      return { behaviour, text: inductionText(words), templates: ['induction'] };
+      return { behaviour, text: inductionText(words, inductionRepeats(words.length)), templates: ['induction'] };
     }
   }
 }
@@ -92,7 +92,7 @@ export function generateCorpus(opts: CorpusOptions): CorpusExample[] {
   if (split !== 'train' && split !== 'eval') {
     throw new LlmdbgError('invalid_argument', `split must be 'train' or 'eval', got ${String(split)}`);
   }
-  const inductionLen = opts.inductionLen ?? [5, 20];
+  const inductionLen = opts.inductionLen ?? [2, 20];
   if (!(Number.isInteger(inductionLen[0]) && Number.isInteger(inductionLen[1]) && inductionLen[0] >= 1 && inductionLen[1] >= inductionLen[0])) {
     throw new LlmdbgError('invalid_argument', `inductionLen must be [min, max] integers with 1 <= min <= max, got ${JSON.stringify(inductionLen)}`);
   }

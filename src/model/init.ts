@@ -92,6 +92,8 @@ export interface NewModelDims {
   eosTokenId?: number | null;
   padTokenId?: number | null;
   ropeTheta?: number;
+  /** Llama only: biases on the q/k/v/o projections (default false). They let a head attend by relative position alone, which tiny models trained from scratch need to form previous-token and induction heads quickly. */
+  attentionBias?: boolean;
 }
 
 /** The Hugging Face config.json object of a new model, normalised through `parseConfig` (so it is valid). */
@@ -113,7 +115,7 @@ export function newModelConfig(d: NewModelDims): ModelConfig {
     architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_act: 'silu',
     hidden_size: d.dModel, num_hidden_layers: d.nLayers, num_attention_heads: d.nHeads, num_key_value_heads: d.nKvHeads ?? d.nHeads,
     intermediate_size: dMlp, vocab_size: d.vocabSize, max_position_embeddings: d.nCtx, rms_norm_eps: 1e-5,
-    rope_theta: d.ropeTheta ?? 10000, rope_scaling: null, attention_bias: false, mlp_bias: false, attention_dropout: 0,
+    rope_theta: d.ropeTheta ?? 10000, rope_scaling: null, attention_bias: d.attentionBias ?? false, mlp_bias: false, attention_dropout: 0,
     initializer_range: 0.02, tie_word_embeddings: d.tieEmbeddings ?? false, use_cache: true, torch_dtype: 'float32', ...ids,
   });
 }

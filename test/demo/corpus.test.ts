@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * Tests for the generated corpus: every text tokenizes into known words and round-trips through
  * Tokenizers.js, generation is deterministic per seed, held-out templates and IOI pairings never
@@ -85,16 +86,21 @@ test('within behaviours, templates and facts are all covered', () => {
   for (const item of suites.fact) assert.ok(train.some((e) => e.text.includes(item.expected.trim())), item.expected);
 });
 
-test('induction texts repeat one sequence of distinct words', () => {
+test('induction texts repeat one run of distinct words 2-4 times, within 40 words', () => {
   const ind = train.filter((e) => e.behaviour === 'induction');
+  const periods = new Set<number>();
   for (const e of ind) {
     const ids = trainIds[train.indexOf(e)]!.slice(1);
-    assert.equal(ids.length % 2, 0);
-    const half = ids.length / 2;
-    assert.ok(half >= 5 && half <= 20);
-    assert.deepEqual(ids.slice(half), ids.slice(0, half));
-    assert.equal(new Set(ids.slice(0, half)).size, half);
+    // the period is the first repeat of the first token
+    const L = ids.indexOf(ids[0]!, 1);
+    assert.ok(L >= 2 && L <= 20, `run length ${L}`);
+    periods.add(L);
+    const reps = ids.length / L;
+    assert.ok(Number.isInteger(reps) && reps >= 2 && reps <= 4 && ids.length <= 40, `${reps} copies of ${L}`);
+    for (let k = 1; k < reps; k++) assert.deepEqual(ids.slice(k * L, (k + 1) * L), ids.slice(0, L));
+    assert.equal(new Set(ids.slice(0, L)).size, L);
   }
+  assert.ok(periods.has(2) && periods.has(20), 'short and long runs both occur');
 });
 
 test('every token of every eval prompt and answer occurs in the training corpus', () => {
