@@ -3,7 +3,8 @@
  * hot operations of a GPT-2-small forward/backward, timed on the current backend with the real
  * shapes (C = 768, M = 3072, V = 50257). On WASM, tfjs 4.22 sends a matMul to XNNPACK only when
  * neither operand is transposed and the batch is 1 (else a scalar loop); llmdbg's
- * src/engine/wasm-matmul.ts transposes such operands explicitly first. XNNPACK keeps a packed copy
+ * src/engine/wasm-matmul.ts runs `a b^T` with a larger 2-D `b` weight on the left (since
+ * 2026-12-03) and transposes other transposed operands explicitly. XNNPACK keeps a packed copy
  * of every `b` operand it has seen until that tensor is disposed (a fresh copy is repacked).
  * Non-goals: changing src/model (these only measure; the lead decides).
  *
@@ -58,28 +59,29 @@ async function main(): Promise<void> {
     const dy = randn([T, M], 4);
     const h = randn([T, M], 5);
     // 1) the tied unembedding
-    out.push(measure(`unembed x[${T},${C}] -> [${T},${V}]`, 'matMul(x, wte[V,C], false, true)  (transposed product)', () => tf.matMul(x, wte, false, true), R));
+    out.push(measure(`unembed x[${T},${C}] -> [${T},${V}]`, 'matMul(x, wte[V,C], false, true)  (transposed product: the kernel runs it weight on the left)', () => tf.matMul(x, wte, false, true), R));
     out.push(measure(`unembed x[${T},${C}] -> [${T},${V}]`, 'matMul(x, wteT[C,V])  (pre-transposed copy)', () => tf.matMul(x, wteT), R));
     out.push(measure(`unembed x[${T},${C}] -> [${T},${V}]`, 'transpose(matMul(wte, transpose(x)))  (weights as left operand: no copy)', () => tf.tidy(() => tf.transpose(tf.matMul(wte, tf.transpose(x)))), R));
     // 2) an MLP input projection, forward
     out.push(measure(`forward x[${T},${C}] @ W[${C},${M}]`, 'matMul(x, W)  (as the forward issues it, XNNPACK)', () => tf.matMul(x, wIn), R));
     out.push(measure(`forward x[${T},${C}] @ W[${C},${M}]`, 'transpose(matMul(Wt[M,C], transpose(x)))  (weights as left operand: no packed copy)', () => tf.transpose(tf.matMul(wInT, tf.transpose(x))), R));
     // 3) its backward w.r.t. the input: dX = dY W^T
-    out.push(measure(`backward dY[${T},${M}] @ W^T`, 'matMul(dY, W, false, true)  (transposed product, as the gradient issues it)', () => tf.matMul(dy, wIn, false, true), R));
-    out.push(measure(`backward dY[${T},${M}] @ W^T`, 'matMul(dY, transpose(W))  (explicit transpose per call)', () => tf.tidy(() => tf.matMul(dy, tf.transpose(wIn))), R));
+    out.push(measure(`backward dY[${T},${M}] @ W^T`, 'matMul(dY, W, false, true)  (as the gradient issues it: the kernel runs it weight on the left)', () => tf.matMul(dy, wIn, false, true), R));
+    out.push(measure(`backward dY[${T},${M}] @ W^T`, 'matMul(dY, transpose(W))  (explicit transpose per call: the kernel before 2026-12-03)', () => tf.tidy(() => tf.matMul(dy, tf.transpose(wIn))), R));
     out.push(measure(`backward dY[${T},${M}] @ W^T`, 'matMul(dY, Wt)  (stored [out, in] copy)', () => tf.matMul(dy, wInT), R));
     out.push(measure(`backward dY[${T},${M}] @ W^T`, 'transpose(matMul(W, transpose(dY)))  (weights as left operand: no copy)', () => tf.tidy(() => tf.transpose(tf.matMul(wIn, tf.transpose(dy)))), R));
     // 4) gelu_new's cube
-    out.push(measure(`gelu cube h[${T},${M}]`, 'tf.pow(h, 3)  (as gelu_new does)', () => tf.pow(h, 3), R));
-    out.push(measure(`gelu cube h[${T},${M}]`, 'tf.mul(h, tf.square(h))', () => tf.tidy(() => tf.mul(h, tf.square(h))), R));
+    out.push(measure(`gelu cube h[${T},${M}]`, 'tf.pow(h, 3)  (gelu_new before 2026-12-03)', () => tf.pow(h, 3), R));
+    out.push(measure(`gelu cube h[${T},${M}]`, 'tf.mul(h, tf.square(h))  (gelu_new now)', () => tf.tidy(() => tf.mul(h, tf.square(h))), R));
     out.push(measure(`gelu h[${T},${M}]`, 'tanh(h)', () => tf.tanh(h), R));
     tf.dispose([x, dy, h]);
   }
   // 5) the backward of the tied unembedding w.r.t. its input, one row: dX = dLogits @ wte
   const dl = randn([1, V], 6);
   out.push(measure(`unembed backward dL[1,${V}] @ wte[${V},${C}]`, 'matMul(dL, wte)  (gradient of the transposed product; wte packed once)', () => tf.matMul(dl, wte), R));
-  out.push(measure(`unembed backward dL[1,${V}] @ wte[${V},${C}]`, 'matMul(dL, clone(wte))  (what a recorded backward does on WASM: the saved input is a fresh copy)', () => tf.tidy(() => tf.matMul(dl, tf.clone(wte))), R));
+  out.push(measure(`unembed backward dL[1,${V}] @ wte[${V},${C}]`, 'matMul(dL, clone(wte))  (a recorded backward: the saved input is a clone, which now shares data)', () => tf.tidy(() => tf.matMul(dl, tf.clone(wte))), R));
   out.push(measure(`unembed backward dL[1,${V}] @ wte[${V},${C}]`, 'transpose(matMul(wteT, transpose(dL)))  (left operand)', () => tf.tidy(() => tf.transpose(tf.matMul(wteT, tf.transpose(dl)))), R));
+  out.push(measure(`unembed backward dL[1,${V}] @ wte[${V},${C}]`, 'matMul(dL, wteT, false, true)  (the gradient of matMul(x, wUT) as issued: the kernel runs it weight on the left)', () => tf.matMul(dl, wteT, false, true), R));
   // 6) attention score products (batched: always the scalar loop on WASM)
   const q = randn([12, 64, 64], 7), k = randn([12, 64, 64], 8);
   out.push(measure('attention scores [12,64,64] x [12,64,64]^T', 'matMul(q, k, false, true)  (batched, as attention issues it)', () => tf.matMul(q, k, false, true), R));

@@ -1,14 +1,11 @@
 /**
- * "What if" measurements on the real benchmark model, for changes proposed in bench/README.md
- * that live in other people's files (src/model, src/train). Each variant is built from the public
- * API in this process only, so nothing in the library changes:
- *   decode   greedy decode steps with the unembedding as a transposed product (no copy), against
- *            the [C, V] copy loadModel now keeps, and with the weight as the left operand (no copy)
- *   saliency forward + backward as today, then cumulatively: a WASM Identity that shares data
- *            instead of copying (the engine clones every saved input), a BatchMatMul gradient that
- *            transposes explicitly (WASM runs transposed products in a scalar loop), and dY W^T
- *            computed with the weight as the left operand (no packed copy)
- * Non-goals: being the implementation; the numbers only size the opportunity.
+ * "What if" measurements on the real benchmark model, each variant in its own process:
+ *   decode   greedy decode steps with the [C, V] unembedding copy loadModel keeps on WASM, against
+ *            no copy (the transposed product, which the WASM kernel now runs weight on the left)
+ *   saliency forward + backward with the stock WASM kernels (copying Identity, dY W^T through an
+ *            explicit transpose), then cumulatively the two changes landed on 2026-12-03: the
+ *            data-sharing Identity and the weight-on-left rule (their process-wide switches)
+ * Non-goals: being the implementation; the numbers size and check the changes.
  *
  *   npx tsx bench/whatif.ts [--model DIR] [--backend wasm] [--prompt-len 64] [--steps 16] [--repeats 3] [--json]
  * Each variant runs in its own process (kernel and gradient registrations are process-wide).
@@ -18,7 +15,8 @@ import { parseArgs } from 'node:util';
 import { initBackend, type BackendChoice } from '../src/engine/backend.js';
 import { loadModel, type Model } from '../src/model/model.js';
 import type { KVCache } from '../src/model/forward.js';
-import { registerGradients } from '../src/engine/gradients.js';
+import { setWeightOnLeft } from '../src/engine/wasm-matmul.js';
+import { setIdentitySharing } from '../src/engine/wasm-identity.js';
 import { BENCH_ROOT, ensureModel } from './make-model.js';
 import { cpuMs, lastJson, lastLine, memorySnapshot, promptIds, runChild, stat, type Stat } from './common.js';
 import { fileURLToPath } from 'node:url';
@@ -75,91 +73,37 @@ function timed(fn: () => void, repeats: number): Stat {
   return stat(ts, cpu);
 }
 
-/**
- * WASM's Identity kernel copies its input, and the engine clones every input a recorded kernel saves
- * for the backward: each weight is copied once per backward (and XNNPACK repacks the copy). This
- * Identity shares the data instead (reference count), as the CPU backend's does.
- */
-function registerNoCopyWasmIdentity(): void {
-  tf.unregisterKernel(tf.Identity, 'wasm');
-  tf.registerKernel({
-    kernelName: tf.Identity,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const x = (inputs as { x: tf.TensorInfo }).x;
-      (backend as unknown as { incRef(d: object): void }).incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-    },
-  });
-}
-
-/**
- * BatchMatMul gradient that never passes a transpose flag to the backend. With `left`, the 2-D
- * `dY W^T` of a plain product is computed as `(W dY^T)^T`: the weight is the left operand, which
- * XNNPACK neither transposes nor packs, so no weight copy is made.
- */
-function registerExplicitTransposeMatMulGrad(left: boolean): void {
-  const swap = (x: tf.Tensor) => tf.transpose(x, [...Array(x.rank - 2).keys(), x.rank - 1, x.rank - 2]);
-  const mm = (a: tf.Tensor, b: tf.Tensor, tA: boolean, tB: boolean) => {
-    if (left && !tA && tB && a.rank === 2 && b.rank === 2) return tf.transpose(tf.matMul(b, tf.transpose(a)));
-    return tf.matMul(tA ? swap(a) : a, tB ? swap(b) : b);
-  };
-  const sumTo = (g: tf.Tensor, shape: number[]) => {
-    if (g.rank === shape.length) return g;
-    return tf.reshape(tf.sum(g, [...Array(g.rank - shape.length).keys()]), shape);
-  };
-  tf.registerGradient({
-    kernelName: tf.BatchMatMul,
-    inputsToSave: ['a', 'b'],
-    gradFunc: (dy, saved, attrs) => {
-      const [a, b] = saved as tf.Tensor[];
-      const { transposeA: tA, transposeB: tB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
-      const d = dy as tf.Tensor;
-      const ga = !tA ? () => mm(d, b!, false, !tB) : () => mm(b!, d, tB, true);
-      const gb = !tB ? () => mm(a!, d, !tA, false) : () => mm(d, a!, true, tA);
-      return { a: () => sumTo(ga(), a!.shape), b: () => sumTo(gb(), b!.shape) };
-    },
-  });
-}
-
 const DECODE_VARIANTS = [
-  'matMul(h, wte, false, true)  (no [C, V] copy: transposed product)',
-  'matMul(h, wUT)  ([C, V] copy, as loadModel does since 64bcb00)',
-  'matMul(wte, h^T)  (weights as left operand, no copy)',
+  'matMul(h, wUT)  ([C, V] copy, as loadModel keeps on WASM)',
+  'matMul(h, wU, false, true)  (no copy: the kernel runs it weight on the left)',
 ];
 const SALIENCY_VARIANTS = [
-  'tree as is',
-  '+ no-copy Identity on WASM',
-  '+ explicit-transpose BatchMatMul gradient (as wasm-matmul.ts)',
-  '+ dY W^T with the weight as left operand',
+  'stock WASM kernels: copying Identity, no weight on the left',
+  '+ Identity sharing data (src/engine/wasm-identity.ts)',
+  '+ weight on the left for dY W^T (src/engine/wasm-matmul.ts): the tree as is',
 ];
 
 interface VariantResult { part: string; variant: number; name: string; value: number; cpuValue: number; unit: string; check: string; peakRssMB: number; wasmHeapMB: number | null }
 
 async function runVariant(part: 'decode' | 'saliency', variant: number, a: { model?: string; backend: string; T: number; steps: number; R: number }): Promise<VariantResult> {
   await initBackend(a.backend as BackendChoice);
-  if (part === 'saliency' && variant >= 1) registerNoCopyWasmIdentity();
-  if (part === 'saliency' && variant >= 2) registerExplicitTransposeMatMulGrad(variant >= 3);
-  registerGradients(); // fills in every gradient not registered above
+  if (part === 'saliency') {
+    setIdentitySharing(variant >= 1);
+    setWeightOnLeft(variant >= 2);
+  }
   const model = loadModel(a.model ?? (await ensureModel('gpt2-small')).dir);
   const ids = promptIds(a.T, model.config.vocabSize);
-  const C = model.config.dModel;
   const wUT = model.params.wUT;
   let result: VariantResult;
   if (part === 'decode') {
-    if (variant !== 1 && wUT) {
-      delete model.params.wUT;
+    if (variant === 1 && wUT) {
+      delete model.params.wUT; // forward.ts then issues matMul(h, wU, false, true)
       wUT.dispose();
     }
     const logitsStep = (id: number, past: KVCache) => {
       const r = tf.tidy(() => {
-        if (variant !== 2) {
-          const o = model.forward({ ids: tf.tensor2d([id], [1, 1], 'int32'), past }, { logits: 'last' });
-          return { row: tf.reshape(o.logits!, [-1]), kv: o.kv } as unknown as tf.TensorContainer;
-        }
-        const o = model.forward({ ids: tf.tensor2d([id], [1, 1], 'int32'), past }, { logits: 'none', cache: ['ln_final.hook_normalized'] });
-        const h = tf.reshape(o.cache['ln_final.hook_normalized']!, [1, C]); // [1, C]
-        return { row: tf.reshape(tf.matMul(model.params.wU, tf.transpose(h)), [-1]), kv: o.kv } as unknown as tf.TensorContainer; // [V, 1]
+        const o = model.forward({ ids: tf.tensor2d([id], [1, 1], 'int32'), past }, { logits: 'last' });
+        return { row: tf.reshape(o.logits!, [-1]), kv: o.kv } as unknown as tf.TensorContainer;
       });
       return r as unknown as { row: tf.Tensor; kv: KVCache };
     };

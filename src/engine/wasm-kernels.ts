@@ -1,10 +1,12 @@
 /**
  * Kernels that the WASM backend lacks but llmdbg needs, written in plain TypeScript over the
  * backend's own memory. `UnsortedSegmentSum` is the gradient of `gather` (embedding lookups), so
- * training and gradients with respect to the embedding table work on WASM.
+ * training and gradients with respect to the embedding table work on WASM. Also installs the
+ * data-sharing `Identity` (wasm-identity.ts), which replaces a stock kernel that copies.
  * Non-goal: speed; these run rarely and on small tensors.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { registerSharedWasmIdentity } from './wasm-identity.js';
 
 interface WasmLike {
   readSync(dataId: object): ArrayLike<number>;
@@ -17,6 +19,7 @@ let registered = false;
 export function registerMissingWasmKernels(): void {
   if (registered) return;
   registered = true;
+  registerSharedWasmIdentity();
   const have = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
   if (!have.has(tf.UnsortedSegmentSum)) {
     tf.registerKernel({

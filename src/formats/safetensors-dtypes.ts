@@ -100,6 +100,51 @@ function f8e4m3ToFloat(b: number): number {
 
 // ---------- bulk decode ----------
 
+/** True on little-endian hosts (every platform Node supports today): F32 bytes are then float32 values as stored. */
+export const HOST_LITTLE_ENDIAN = LITTLE_ENDIAN;
+
+/**
+ * Reads `count` elements of `dtype` widened to float32 into a fresh array, with `fill(dest)`
+ * writing the stored little-endian bytes into `dest` (e.g. a positioned file read). F32 on a
+ * little-endian host lands in the result directly (one copy: source -> result); F16/BF16 land in
+ * the result's upper half and are widened in place in one forward pass (no temporary array).
+ * Other dtypes and big-endian hosts go through a temporary byte array and `decodeToFloat32`.
+ * The destination is always a fresh, aligned buffer, so the source's byte offset does not matter.
+ */
+export function readAsFloat32(dtype: Dtype, count: number, fill: (dest: Uint8Array) => void): Float32Array {
+  if (LITTLE_ENDIAN && dtype === 'F32') {
+    const out = new Float32Array(count);
+    fill(new Uint8Array(out.buffer, 0, 4 * count));
+    return out;
+  }
+  if (LITTLE_ENDIAN && (dtype === 'F16' || dtype === 'BF16')) {
+    const out = new Float32Array(count);
+    fill(new Uint8Array(out.buffer, 2 * count, 2 * count));
+    widenHalfInPlace(dtype, out);
+    return out;
+  }
+  const bytes = new Uint8Array(count * DTYPE_SIZE[dtype]);
+  fill(bytes);
+  return decodeToFloat32(dtype, bytes, count);
+}
+
+/**
+ * `out` holds `n` half-width values (F16 or BF16, host order) in its upper half (bytes 2n..4n);
+ * widens them to float32 over the whole array. Forward order is safe: writing element i touches
+ * bytes 4i..4i+3, which hold only source elements <= i (2n + 2k <= 4i + 3 implies k <= i for i < n).
+ */
+function widenHalfInPlace(dtype: 'F16' | 'BF16', out: Float32Array): void {
+  const n = out.length;
+  const h = new Uint16Array(out.buffer, out.byteOffset + 2 * n, n);
+  if (dtype === 'F16') {
+    const lut = f16Lut();
+    for (let i = 0; i < n; i++) out[i] = lut[h[i]!]!;
+  } else {
+    const o32 = new Uint32Array(out.buffer, out.byteOffset, n);
+    for (let i = 0; i < n; i++) o32[i] = h[i]! << 16;
+  }
+}
+
 /**
  * Widens `count` little-endian elements of `dtype` in `bytes` to float32. `bytes` may sit at any byte
  * offset: misaligned input is copied, never viewed in place. The result never aliases `bytes`.
@@ -113,15 +158,8 @@ export function decodeToFloat32(dtype: Dtype, bytes: Uint8Array, count: number):
     return out;
   }
   if (LITTLE_ENDIAN && (dtype === 'F16' || dtype === 'BF16')) {
-    const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
-    const h = new Uint16Array(aligned.buffer, aligned.byteOffset, count);
-    if (dtype === 'F16') {
-      const lut = f16Lut();
-      for (let i = 0; i < count; i++) out[i] = lut[h[i]!]!;
-    } else {
-      const o32 = new Uint32Array(out.buffer);
-      for (let i = 0; i < count; i++) o32[i] = h[i]! << 16;
-    }
+    new Uint8Array(out.buffer, 2 * count, 2 * count).set(bytes);
+    widenHalfInPlace(dtype, out);
     return out;
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -1,6 +1,7 @@
 /**
  * Strict safetensors reader: `openSafetensors(path)` validates the whole header with a bounded read
- * (never the whole file), then reads tensors lazily, one positioned read per tensor, widened to float32.
+ * (never the whole file), then reads tensors lazily, one positioned read per tensor straight into the
+ * float32 result (F32), or into its upper half and widened in place (F16/BF16).
  * A file that fails the first checks is sniffed for pickle/zip/npy content so the user gets `unsafe_format`.
  * Non-goals: mmap, writing (safetensors-write.ts), sharded folders (safetensors-index.ts).
  * LIMITATION: the file may change between open() and read(); a shrunk file is detected, rewritten bytes are not.
@@ -8,7 +9,7 @@
 
 import * as fs from 'node:fs';
 import { LlmdbgError, closest } from '../errors.js';
-import { decodeToFloat32, type Dtype } from './safetensors-dtypes.js';
+import { readAsFloat32, type Dtype } from './safetensors-dtypes.js';
 import { parseHeaderBytes, readHeaderLength, type SafetensorsHeader, type SafetensorsTensorInfo } from './safetensors-header.js';
 import { detectUnsafeFormat, unsafeFormatError, SNIFF_BYTES } from './unsafe-formats.js';
 
@@ -151,7 +152,8 @@ function makeFile(src: ByteSource, label: string, header: SafetensorsHeader): Sa
     raw,
     read(name) {
       const t = info(name);
-      return { dtype: t.dtype, shape: [...t.shape], data: decodeToFloat32(t.dtype, raw(name), t.numel) };
+      // One copy for F32: the positioned read lands in the array that becomes the tensor's data.
+      return { dtype: t.dtype, shape: [...t.shape], data: readAsFloat32(t.dtype, t.numel, (dest) => src.readInto(t.fileOffset, dest)) };
     },
     close: () => src.close(),
   };
