@@ -16,7 +16,7 @@ export interface TokenBatch {
   ids: Int32Array;
   targets: Int32Array;
   mask: Float32Array;
-  /** Number of targets with mask 1. */
+  /** Sum of the mask: the number of targets, or their total weight when the mask holds weights. */
   count: number;
 }
 
@@ -32,7 +32,11 @@ export interface TokenBatchSource {
 /** A token sequence and which of its tokens are trained as targets (1) or not (0). */
 export interface TokenExample {
   ids: readonly number[];
-  /** Per token; token i is a target when lossMask[i] = 1. Default: all but the first token. */
+  /**
+   * Per token; token i is a target when lossMask[i] > 0. Default: all but the first token. Values
+   * other than 0 and 1 weight the token in the loss, a weighted mean over the batch (e.g. 4 makes
+   * an answer token count as four ordinary ones).
+   */
   lossMask?: readonly number[];
 }
 
@@ -57,7 +61,7 @@ function isCursor(s: unknown): s is Cursor {
 
 /** Examples in a seeded per-epoch order; see `ExampleSourceOptions.mode`. */
 export class ExampleSource implements TokenBatchSource {
-  private readonly examples: { ids: Int32Array; mask: Uint8Array }[];
+  private readonly examples: { ids: Int32Array; mask: Float32Array }[];
   private readonly mode: 'pack' | 'pad';
   private readonly padId: number;
   private cur: Cursor = { epoch: 0, index: 0, offset: 0 };
@@ -70,10 +74,14 @@ export class ExampleSource implements TokenBatchSource {
     this.padId = opts.padId ?? 0;
     this.examples = examples.map((e, i) => {
       if (e.ids.length < 2) throw new LlmdbgError('invalid_dataset', `example ${i} has ${e.ids.length} token(s); at least 2 are needed to train on`, { hint: 'drop empty examples' });
-      const mask = new Uint8Array(e.ids.length);
+      const mask = new Float32Array(e.ids.length);
       if (e.lossMask) {
         if (e.lossMask.length !== e.ids.length) throw new LlmdbgError('invalid_dataset', `example ${i}: lossMask has ${e.lossMask.length} entries for ${e.ids.length} tokens`);
-        for (let j = 1; j < mask.length; j++) mask[j] = e.lossMask[j] ? 1 : 0;
+        for (let j = 1; j < mask.length; j++) {
+          const w = e.lossMask[j]!;
+          if (!Number.isFinite(w) || w < 0) throw new LlmdbgError('invalid_dataset', `example ${i}: lossMask[${j}] = ${w} must be a finite number >= 0`, { hint: 'use 0 (not trained), 1 (trained) or a positive weight' });
+          mask[j] = w;
+        }
       } else mask.fill(1, 1);
       return { ids: Int32Array.from(e.ids), mask };
     });
@@ -83,7 +91,11 @@ export class ExampleSource implements TokenBatchSource {
     const mix = (x: number) => (h = Math.imul(h ^ (x >>> 0), 0x01000193) >>> 0);
     for (const e of this.examples) {
       mix(e.ids.length);
-      for (let j = 0; j < e.ids.length; j++) mix(e.ids[j]! * 2 + e.mask[j]!);
+      for (let j = 0; j < e.ids.length; j++) {
+        const w = e.mask[j]!;
+        mix(e.ids[j]! * 2 + (w > 0 ? 1 : 0));
+        if (w !== 0 && w !== 1) mix(Math.round(w * 1e6)); // weights change the fingerprint; 0/1 masks keep the old one
+      }
     }
     this.fingerprint = h.toString(16).padStart(8, '0');
     if (this.examples.every((e) => e.mask.every((x) => x === 0))) throw new LlmdbgError('invalid_dataset', 'no example has a token to train on (every loss mask is 0)');
@@ -97,7 +109,7 @@ export class ExampleSource implements TokenBatchSource {
     return this.order;
   }
 
-  private example(c: Cursor): { ids: Int32Array; mask: Uint8Array } {
+  private example(c: Cursor): { ids: Int32Array; mask: Float32Array } {
     return this.examples[this.orderFor(c.epoch)[c.index]!]!;
   }
 

@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * Batches and datasets: packing reads every stream token once as a target with the right mask,
  * padding keeps one example per row, epochs reshuffle deterministically from the seed, and a
@@ -127,5 +128,23 @@ describe('dataset files', () => {
     const noTok = toExamples(recs, null, { eosId: null, vocabSize: 200 });
     assert.deepEqual(noTok.bad.map((b) => b.line), [1, 2]);
     assert.equal(noTok.examples.length, 2);
+  });
+});
+
+describe('weighted loss masks', () => {
+  it('weights pass through to the batch mask and its count; the fingerprint of 0/1 masks is unchanged', () => {
+    const plain = new ExampleSource([{ ids: [5, 6, 7, 8] }], { seed: 1, mode: 'pad' });
+    const ones = new ExampleSource([{ ids: [5, 6, 7, 8], lossMask: [0, 1, 1, 1] }], { seed: 1, mode: 'pad' });
+    assert.equal(plain.describe()['fingerprint'], ones.describe()['fingerprint']);
+    const src = new ExampleSource([{ ids: [5, 6, 7, 8], lossMask: [0, 0, 1, 4] }], { seed: 1, mode: 'pad' });
+    assert.notEqual(src.describe()['fingerprint'], ones.describe()['fingerprint']);
+    const b = src.next(1, 3);
+    assert.deepEqual(Array.from(b.mask), [0, 1, 4]); // targets 6, 7, 8
+    assert.equal(b.count, 5);
+  });
+  it('negative or non-finite weights are refused with the example and position', () => {
+    for (const w of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(() => new ExampleSource([{ ids: [1, 2, 3], lossMask: [0, 1, w] }], { seed: 1 }), (e: unknown) => e instanceof LlmdbgError && e.code === 'invalid_dataset' && /lossMask\[2\]/.test(e.message));
+    }
   });
 });
