@@ -22,7 +22,7 @@ import { checkRecipe, findLatestCheckpoint, listCheckpoints, readOptimizerState,
 import { clipByGlobalNorm } from './clip.js';
 import type { TokenBatch, TokenBatchSource } from './data.js';
 import { registerGradients } from '../engine/gradients.js';
-import { batchGradients } from './step.js';
+import { batchGradients, type LossHook } from './step.js';
 import { checkSchedule, lrAt } from './schedule.js';
 import { disposeTrainable, makeTrainable, snapshotParams, type Trainable } from './trainable.js';
 import { registerFastWasmMatMul } from '../engine/wasm-matmul.js';
@@ -65,6 +65,9 @@ export interface TrainOptions {
   logEvery?: number;
   onProgress?: (p: TrainProgress) => void;
   signal?: AbortSignal;
+  // LIMITATION: the loss hook is not part of the checkpoint recipe, so a resume with another hook is not detected.
+  /** Replaces the loss of every micro-batch (adversarial training); the reported loss is the hook's. */
+  lossHook?: LossHook;
 }
 
 export interface TrainProgress {
@@ -235,7 +238,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const batch = o.data.next(B, T);
       checkBatch(batch, B, T, c.vocabSize);
       const lr = lrAt(step, recipe);
-      const g = batchGradients(c, tr, batch, recipe.microBatch);
+      const g = batchGradients(c, tr, batch, recipe.microBatch, o.lossHook);
       const lossT = g.loss;
       const normT = tf.tidy(() => {
         const clipped = clipByGlobalNorm(g.grads, recipe.clip);
@@ -275,7 +278,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       config: c, params: snapshotParams(c, tr), files, step, stopReason, finalLoss, history, checkpoint,
       outDir: stopReason === 'done' ? (o.outDir ?? null) : null, resumedFrom: s.ckpt?.dir ?? null,
       info: {
-        method: 'train-adamw', recipe, startedFrom: s.from, data: o.data.describe(),
+        method: 'train-adamw', recipe, startedFrom: s.from, data: o.data.describe(), ...(o.lossHook ? { lossHook: o.lossHook.describe() } : {}),
         model: { arch: c.arch, layers: c.nLayers, dModel: c.dModel, vocabSize: c.vocabSize, parameters: [...tr.vars.values()].reduce((a, v) => a + v.size, 0) },
         backend: be?.name ?? tf.getBackend(), ...(backendSwitch ? { resumedOnOtherBackend: backendSwitch } : {}), durationMs: Math.round(durationMs),
         tokensPerSec: step > startStep ? ((step - startStep) * B * T) / (durationMs / 1000) : null, tokensSeen,

@@ -23,5 +23,6 @@ import { trainCommand } from './train.js';
 import { attributeCommand } from './attribute.js';
 import { gradientsCommand } from './gradients.js';
 import { attackCommand } from './attack.js';
+import { hardenCommand } from './harden.js';
 
-export const COMMANDS: readonly Command[] = [demoCommand, inspectCommand, generateCommand, logitsCommand, cacheCommand, replayCommand, diffCommand, evalCommand, benchCommand, attentionCommand, interveneCommand, patchCommand, traceCausalCommand, lensCommand, healthCommand, debugCommand, dumpCommand, trainCommand, attributeCommand, gradientsCommand, attackCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, inspectCommand, generateCommand, logitsCommand, cacheCommand, replayCommand, diffCommand, evalCommand, benchCommand, attentionCommand, interveneCommand, patchCommand, traceCausalCommand, lensCommand, healthCommand, debugCommand, dumpCommand, trainCommand, attributeCommand, gradientsCommand, attackCommand, hardenCommand];
