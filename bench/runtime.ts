@@ -2,20 +2,25 @@
  * Runtime benchmark (issue 2 §8): load time, prefill, decode tokens/s, saliency (and optionally
  * integrated gradients) and peak memory of llmdbg on a GPT-2-small-shaped random model, each
  * beside a PyTorch baseline timed in the same run, with the targets (peak RSS <= 1.5 x float32
- * weight bytes + 200 MB; decode >= 10 tokens/s) marked PASS/FAIL.
+ * weight bytes + 200 MB; decode >= 10 tokens/s) marked PASS/FAIL. Decode is also stated beside its
+ * memory-bandwidth bound (bench/bandwidth.ts: a copy benchmark run in the same run).
  * Every llmdbg phase runs in its own child process (bench/worker.ts) so its peak RSS is its own.
  * Non-goals: timed assertions in unit tests; tuning the runtime (see bench/profile.ts).
  *
  *   npx tsx bench/runtime.ts [--model DIR | --shape gpt2-small|smollm-135m] [--prompt-len 64] [--decode 32]
  *       [--repeats 3] [--backend wasm|cpu|native|auto] [--ig] [--ig-steps 32] [--phases load,prefill,...]
- *       [--no-torch] [--torch-threads 1,2] [--json] [--out FILE.json] [--max-model [--keep-models]]
+ *       [--no-torch] [--torch-threads 1,2] [--no-bandwidth] [--bandwidth-mb 512] [--json] [--out FILE.json]
+ *       [--max-model [--keep-models]]
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig, parameterCount } from '../src/formats/config.js';
 import { ensureModel, SHAPES } from './make-model.js';
-import { promptIds, runWorker, type WorkerArgs } from './common.js';
+import { lastJson, lastLine, promptIds, runChild, runWorker, type WorkerArgs } from './common.js';
+import { bandwidthBound, decodeTraffic, formatBandwidth, type BandwidthResult } from './bandwidth.js';
+import { BENCH_ROOT } from './make-model.js';
+import { join } from 'node:path';
 import { runTorchBaseline, type TorchOutcome } from './torch.js';
 import { buildRows, formatCpuTable, formatTable, parityChecks, targetsFor, type Check, type Row } from './report.js';
 import { probeMaxModel } from './max-model.js';
@@ -35,6 +40,7 @@ async function main(): Promise<void> {
       ig: { type: 'boolean' }, 'ig-steps': { type: 'string', default: '32' },
       'no-torch': { type: 'boolean' }, 'torch-threads': { type: 'string', default: '1,2' }, json: { type: 'boolean' },
       out: { type: 'string' }, phases: { type: 'string' }, 'max-model': { type: 'boolean' }, 'keep-models': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      'no-bandwidth': { type: 'boolean' }, 'bandwidth-mb': { type: 'string', default: '512' },
     },
   });
   if (v.help) {
@@ -91,6 +97,16 @@ async function main(): Promise<void> {
     }
   }
 
+  // The bound on decode: copy bandwidth (measured now, in its own process) / bytes each token must read.
+  let bandwidth: BandwidthResult | null = null;
+  let bandwidthError: string | null = null;
+  if (phases.includes('decode') && !v['no-bandwidth']) {
+    log('copy bandwidth...');
+    const r = await runChild(process.execPath, ['--import', 'tsx', join(BENCH_ROOT, 'bandwidth.ts'), '--json', '--mb', String(positiveInt('bandwidth-mb', v['bandwidth-mb']))], { cwd: join(BENCH_ROOT, '..') });
+    bandwidth = r.code === 0 ? lastJson<BandwidthResult>(r.stdout) : null;
+    if (!bandwidth) log(`  failed: ${(bandwidthError = `bandwidth.ts exited ${r.code ?? r.signal}: ${lastLine(r.stderr)}`)}`);
+  }
+
   let torch: TorchOutcome;
   if (v['no-torch']) torch = { ok: false, skipped: true, reason: '--no-torch' };
   else {
@@ -102,6 +118,21 @@ async function main(): Promise<void> {
   const tr = torch.ok ? torch.result : null;
   const targets = targetsFor(parameters);
   const rows: Row[] = buildRows(results, tr, targets, promptLen);
+  const traffic = decodeTraffic(config, promptLen, decode);
+  const decodeRow = rows.find((r) => r.metric === 'decode');
+  const bound = bandwidth ? bandwidthBound(bandwidth.bestGBs, traffic.totalBytes) : null;
+  const decodeBound = bandwidth && bound !== null
+    ? {
+      tokPerSec: bound, bandwidthGBs: bandwidth.bestGBs, bandwidthMethod: bandwidth.best, bytesPerToken: traffic,
+      achieved: { llmdbg: decodeRow?.llmdbg != null ? decodeRow.llmdbg / bound : null, torch: decodeRow?.torchBest != null ? decodeRow.torchBest / bound : null },
+    }
+    : null;
+  if (decodeRow && decodeBound) {
+    rows.splice(rows.indexOf(decodeRow) + 1, 0, {
+      metric: 'decode bound (bandwidth / bytes per token)', unit: 'tok/s', llmdbg: decodeBound.tokPerSec, torch1: decodeBound.tokPerSec, torchBest: decodeBound.tokPerSec,
+      torchBestThreads: null, ratio: null, target: null, status: null, note: 'the same bound for both: every weight read once per token plus the KV cache',
+    });
+  }
   const checks: Check[] = tr ? parityChecks(results, tr) : [];
   const anyResult = Object.values(results)[0];
   const out = {
@@ -119,6 +150,8 @@ async function main(): Promise<void> {
     rows,
     checks,
     torch: torch.ok ? { ran: true, version: torch.result.torch, result: torch.result } : { ran: false, skipped: torch.skipped, reason: torch.reason },
+    bandwidth: bandwidth ?? (bandwidthError ? { error: bandwidthError } : null),
+    decodeBound,
     llmdbg: results,
     errors,
   };
@@ -137,6 +170,13 @@ async function main(): Promise<void> {
     '',
     formatTable(rows),
     '',
+    ...(decodeBound ? [
+      `decode bound: ${decodeBound.bandwidthGBs.toFixed(2)} GB/s (best copy: ${decodeBound.bandwidthMethod.method}, ${decodeBound.bandwidthMethod.threads} thr) / ${(traffic.totalBytes / 1e6).toFixed(1)} MB read per token ` +
+        `(${(traffic.weightBytes / 1e6).toFixed(1)} MB float32 weights + ${(traffic.kvBytes / 1e6).toFixed(2)} MB KV cache at ${traffic.meanContext} positions on average) = ${decodeBound.tokPerSec.toFixed(2)} tok/s; ` +
+        `achieved: llmdbg ${fmtPct(decodeBound.achieved.llmdbg)}, PyTorch ${fmtPct(decodeBound.achieved.torch)}`,
+      formatBandwidth(bandwidth!),
+      '',
+    ] : bandwidthError ? [`decode bound not computed: ${bandwidthError}`, ''] : []),
     ...(rows.some((r) => r.cpu) ? ['CPU time of the same runs (user + system; less sensitive to other processes on the machine):', formatCpuTable(rows), ''] : []),
     ...(p ? [`memory after load: RSS ${p.memAfterLoad.rssMB.toFixed(0)} MB, WASM heap ${p.memAfterLoad.wasmHeapMB?.toFixed(0) ?? '-'} MB, tensors ${p.memAfterLoad.tensorMB.toFixed(0)} MB; before load ${p.memBeforeLoad.rssMB.toFixed(0)} MB`] : []),
     ...(['prefill', 'decode', 'saliency', 'ig'] as const).filter((k) => results[k]).map((k) => `  after ${k}: peak RSS ${results[k]!.memEnd.peakRssMB.toFixed(0)} MB, WASM heap ${results[k]!.memEnd.wasmHeapMB?.toFixed(0) ?? '-'} MB, leaked tensors ${results[k]!.leakedTensors}`),
@@ -146,10 +186,14 @@ async function main(): Promise<void> {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
+function fmtPct(x: number | null): string {
+  return x === null ? '-' : `${(100 * x).toFixed(0)}%`;
+}
+
 function readUsage(): string {
   return 'npx tsx bench/runtime.ts [--model DIR | --shape gpt2-small|smollm-135m] [--prompt-len 64] [--decode 32] [--repeats 3]\n' +
     '    [--backend wasm|cpu|native|auto] [--ig] [--ig-steps 32] [--phases load,prefill,decode,saliency,ig]\n' +
-    '    [--no-torch] [--torch-threads 1,2] [--json] [--out FILE.json]\n' +
+    '    [--no-torch] [--torch-threads 1,2] [--no-bandwidth] [--bandwidth-mb 512] [--json] [--out FILE.json]\n' +
     'npx tsx bench/runtime.ts --max-model [--backend wasm] [--keep-models] [--json]   (slow: writes up to 6 GB of models)';
 }
 

@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * The README stays true to the code: every hook site and every CLI command is documented, and the
  * quickstart names the three npm commands.

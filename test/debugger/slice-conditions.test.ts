@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * Slices, edits and conditions on small known tensors: numpy semantics for indices and ranges,
  * named dimensions, edits that keep the shape, and condition values in closed form (entropy of a

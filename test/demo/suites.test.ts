@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * Tests for the evaluation suites: single-token answers, held-out prompts (never literally in
  * the training corpus), balance and correctness per behaviour, the induction id sequences,

@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * Tests that the demo tokenizer.json loads in @huggingface/tokenizers (Tokenizers.js) and
  * behaves as a word-level GPT-2 style tokenizer: whole-word tokens with `Ġ` for the leading

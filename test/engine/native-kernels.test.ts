@@ -1,3 +1,4 @@
+// test-backends: once (compares the native addon with the cpu backend by itself; see test/run.mjs)
 // native-kernels.test.ts — every native kernel against the tfjs 'cpu' backend.
 //
 // Random shapes (seeded) incl. broadcasting, transposes, batch dims, sizes

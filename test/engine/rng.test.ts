@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * Tests for the seeded PRNG: reference values, resumability, and argument checks.
  *

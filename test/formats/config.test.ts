@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * config.json normalisation: each family's defaults and fields, and refusals that name the field
  * and its value for everything the runtime does not implement.

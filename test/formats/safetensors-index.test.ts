@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * Sharded safetensors checkpoints: a valid two-shard folder reads like one file; a missing shard, a name in
  * two shards, path traversal in shard names, index/shard disagreement and duplicate index keys are refused.

@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * Randomised tests for safetensors: F16/BF16 known bit patterns and rounding against an independent
  * reference, fast-check write -> read roundtrips (F32/F16/BF16, ranks 0-4, dims 0-5, odd unicode names), and a

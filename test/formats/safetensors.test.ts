@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * Golden corpus for the strict safetensors reader: one test per malformed case S1-S15 of RELIABILITY.md
  * §1.1, the TypeScript-specific cases (duplicates, 2^53+, __proto__, misalignment, subarray bounds), the

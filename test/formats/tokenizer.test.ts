@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * Tokenizers: GPT-2's vocab.json + merges.txt become a working byte-level BPE tokenizer, and
  * per-token pieces concatenate to exactly the decoded text.

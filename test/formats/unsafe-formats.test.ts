@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * Refusal of pickle-based formats by content: raw pickles (protocols 0-5, legacy torch), PyTorch zip
  * checkpoints (archive/data.pkl), npy/npz, a pickle renamed to model.safetensors, and weight-folder discovery.

@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * The attribution HTML view: one shaded span per token with its value on hover, escaped model
  * text, the continuation heatmap with one cell per (continuation token, source token) and grey

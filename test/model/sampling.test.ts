@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * Sampling: greedy ties, temperature, top-k and top-p semantics on hand-made logits, and that the
  * empirical distribution of draws matches the closed-form filtered distribution.

@@ -1,3 +1,4 @@
+// test-backends: once (host code only: no tfjs backend is involved; see test/run.mjs)
 /**
  * Crash-safe writes: basic and chunked writes, overwrite, mode, symlinks, cleanup of temp files on success
  * and failure, serialised concurrent async writes, and crash injection (a child rewriting a file in a loop
