@@ -99,7 +99,9 @@ export interface AttackStepLog {
   /** Goal loss after the step (targeted: -log p(target); untargeted: log p(answer)); lower is better for the attacker. */
   loss: number;
   prob: number;
+  /** Queries used so far (cumulative, as the result's `queries`). */
   queries: number;
+  /** Wall-clock milliseconds elapsed since the attack started, at the end of this step (cumulative, not the step's own time). */
   ms: number;
 }
 
@@ -114,6 +116,7 @@ export interface AttackResult {
   /** Forward evaluations of candidate inputs (per sequence) and gradient computations. */
   queries: number;
   gradients: number;
+  /** Wall-clock milliseconds of the whole attack. */
   ms: number;
   steps: AttackStepLog[];
   info: Record<string, unknown>;
