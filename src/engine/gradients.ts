@@ -7,6 +7,7 @@
  * Registers only kernels that have no gradient yet, so it composes with other registrations.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { installLeanBackward } from './lean-backward.js';
 
 type Grad = tf.GradConfig;
 const bu = tf.backend_util;
@@ -306,4 +307,5 @@ export function registerGradients(): void {
   if (done) return;
   done = true;
   for (const g of GRADS) if (!tf.getGradient(g.kernelName)) tf.registerGradient(g);
+  installLeanBackward(); // frees each gradient and saved tensor as soon as the backward is past it
 }

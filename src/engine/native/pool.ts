@@ -9,23 +9,42 @@
 //   - it is read through the backend (dataSync/data/bufferSync -> readSync),
 //   - any kernel output shares its ArrayBuffer (zero-copy slices/views),
 // so user-visible arrays and views are never overwritten.
+// Memory: the pool holds at most `poolBudget()` bytes (default 48 MiB,
+// LLMDBG_POOL_MB overrides) and evicts the least recently used *length* first.
+// Lengths that never come back (the KV cache grows by one position per decode
+// step, so every step's concat outputs have a new length) age out instead of
+// pinning the budget: the former pool (192 MiB, no eviction) filled up with
+// them during decode, +160 MB of peak RSS on GPT-2-small (bench/README.md).
+// 48 MiB holds a 64-token GPT-2-small prefill's recurring outputs (~15-45 MiB).
 // Non-goals: pooling small arrays (V8 allocates those cheaply), int32 arrays.
 // LIMITATION: an array read once (dataSync) is never recycled, even after
 // the reader dropped it.
+// LIMITATION: evicted arrays are freed only when V8 next collects them (V8
+// counts their bytes as external memory, which triggers a collection).
 const MIN_LEN = 16384;  // 64 KiB
 const MAX_PER_SIZE = 32;
-const MAX_BYTES = 192 << 20;
+const DEFAULT_BYTES = 48 << 20;
 
 const owned = new WeakSet<Float32Array>();
+/** length -> free arrays of that length; Map order = least recently used length first. */
 const free = new Map<number, Float32Array[]>();
 let pooledBytes = 0;
+let budget = envBudget();
+
+function envBudget(): number {
+  const mb = Number(process.env.LLMDBG_POOL_MB);
+  return process.env.LLMDBG_POOL_MB !== undefined && Number.isFinite(mb) && mb >= 0 ? Math.floor(mb * 2 ** 20) : DEFAULT_BYTES;
+}
 
 /** A Float32Array of length n for a kernel output; contents are arbitrary unless zero. */
 export function allocF32(n: number, zero = false): Float32Array {
   if (n < MIN_LEN) return new Float32Array(n);
-  const a = free.get(n)?.pop();
+  const list = free.get(n);
+  const a = list?.pop();
   if (a) {
     pooledBytes -= a.byteLength;
+    free.delete(n);  // re-inserted last: this length was just used
+    if (list!.length > 0) free.set(n, list!);
     if (zero) a.fill(0);
     owned.add(a);
     return a;
@@ -44,12 +63,27 @@ export function escape(v: unknown): void {
 export function release(v: unknown): void {
   if (!(v instanceof Float32Array) || !owned.has(v)) return;
   owned.delete(v);
-  if (pooledBytes + v.byteLength > MAX_BYTES) return;
+  if (v.byteLength > budget) return;
   let list = free.get(v.length);
-  if (!list) free.set(v.length, (list = []));
-  if (list.length >= MAX_PER_SIZE) return;
+  if (list) free.delete(v.length);  // move to the most recently used end
+  else list = [];
+  if (list.length >= MAX_PER_SIZE) {
+    free.set(v.length, list);
+    return;
+  }
   list.push(v);
+  free.set(v.length, list);
   pooledBytes += v.byteLength;
+  evict();
+}
+
+/** Drops arrays of the least recently used lengths until the pool fits its budget. */
+function evict(): void {
+  for (const [n, list] of free) {
+    if (pooledBytes <= budget) return;
+    while (list.length > 0 && pooledBytes > budget) pooledBytes -= list.pop()!.byteLength;
+    if (list.length === 0) free.delete(n);
+  }
 }
 
 export function isOwned(v: unknown): boolean {
@@ -62,8 +96,20 @@ export function clearPool(): void {
   pooledBytes = 0;
 }
 
-export function poolStats(): { bytes: number; arrays: number } {
+/** Bytes the pool may hold (0 disables recycling); returns the previous budget. */
+export function setPoolBudget(bytes: number): number {
+  const prev = budget;
+  budget = Math.max(0, Math.floor(bytes));
+  evict();
+  return prev;
+}
+
+export function poolBudget(): number {
+  return budget;
+}
+
+export function poolStats(): { bytes: number; arrays: number; budget: number } {
   let arrays = 0;
   for (const l of free.values()) arrays += l.length;
-  return { bytes: pooledBytes, arrays };
+  return { bytes: pooledBytes, arrays, budget };
 }

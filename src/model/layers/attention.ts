@@ -65,6 +65,10 @@ export function* attention(a: AttentionInput): Generator<HookEvent, { out: tf.Te
   }
 
   // 3) append to the cache: [B, K, S, D]
+  // LIMITATION: the cache grows by concat, so every decode step copies it into fresh arrays of a
+  // new length, which the native backend's pool cannot recycle within one generation (recycling
+  // them across repeated generations was worth ~5% of decode tok/s, bench/README.md); a
+  // preallocated cache written in place would avoid both the copies and the allocations.
   let kAll = tf.transpose(k, [0, 2, 1, 3]) as tf.Tensor4D;
   let vAll = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D;
   if (a.past) {
