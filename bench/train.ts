@@ -2,11 +2,16 @@
  * Training benchmark line: tokens/s and peak memory of `train()` for one model configuration
  * (default: the demo-model candidate, Llama d_model 128, 4 layers, 4 heads, vocab 384, seq 48,
  * batch 32) on random tokens, plus what a 20-minute budget buys at that speed.
- * Usage: node --import tsx bench/train.ts [--backend wasm|cpu|native] [--steps N] [--d-model C]
+ * Usage: node --import tsx bench/train.ts [--backend wasm|cpu|native|wasm,native] [--steps N] [--d-model C]
  *        [--layers L] [--heads H] [--kv-heads K] [--vocab V] [--seq T] [--batch B] [--micro M] [--arch llama|gpt2]
+ * Several backends (comma-separated) run one after the other, each in a fresh process (peak RSS is
+ * per process), and the last line compares them: tokens/s of each against the first.
+ * The demo model's configuration: --vocab 382 --seq 40 --batch 48 --kv-heads 2 (tools/train-demo.ts).
  * Non-goals: convergence (the tokens are random); the first 2 steps (kernel warm-up) are excluded.
  */
 import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { runChild, lastJson, lastLine } from './common.js';
 import { loadavg } from 'node:os';
 import { initBackend, type BackendChoice } from '../src/engine/backend.js';
 import { Rng } from '../src/engine/rng.js';
@@ -24,6 +29,7 @@ const { values: a } = parseArgs({
   },
 });
 const num = (k: keyof typeof a) => Number(a[k]);
+if (a.backend!.includes(',')) await compare(a.backend!.split(','));
 const backend = await initBackend(a.backend as BackendChoice);
 const config = newModelConfig({
   arch: a.arch as 'llama' | 'gpt2', dModel: num('d-model'), nLayers: num('layers'), nHeads: num('heads'),
@@ -49,3 +55,25 @@ const result = {
 };
 console.log(JSON.stringify(result));
 console.error(`train ${result.arch} d${result.dModel} L${result.layers} H${result.heads} V${result.vocab} [${B}x${T}]${result.microBatch < B ? ` micro ${result.microBatch}` : ''} on ${result.backend}: ${result.tokensPerSec} tok/s, ${result.secPerStep} s/step, peak RSS ${result.peakRssMB} MB; 20 min = ${result.in20min.steps} steps / ${(result.in20min.tokens / 1e6).toFixed(2)}M tokens (load ${result.loadavg1})`);
+
+/** Runs this benchmark once per backend in fresh processes and prints each result, then the ratios. */
+async function compare(backends: string[]): Promise<never> {
+  const args = process.argv.slice(2).filter((x, i, all) => x !== '--backend' && all[i - 1] !== '--backend' && !x.startsWith('--backend='));
+  const runs: Record<string, unknown>[] = [];
+  for (const b of backends) {
+    const r = await runChild(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--backend', b, ...args], { env: { LLMDBG_BACKEND: undefined } });
+    process.stderr.write(r.stderr.split('\n').filter((l) => l.startsWith('train ')).join('\n') + '\n');
+    const j = lastJson<Record<string, unknown>>(r.stdout);
+    if (r.code !== 0 || !j) {
+      console.error(`bench/train: the ${b} run failed (exit ${r.code}): ${lastLine(r.stderr)}`);
+      process.exit(1);
+    }
+    console.log(JSON.stringify(j));
+    runs.push(j);
+  }
+  const base = runs[0]!;
+  const ratios = Object.fromEntries(runs.slice(1).map((r) => [`${r['backend']}/${base['backend']}`, +(Number(r['tokensPerSec']) / Number(base['tokensPerSec'])).toFixed(2)]));
+  console.log(JSON.stringify({ bench: 'train-compare', tokensPerSec: Object.fromEntries(runs.map((r) => [r['backend'], r['tokensPerSec']])), peakRssMB: Object.fromEntries(runs.map((r) => [r['backend'], r['peakRssMB']])), ratios }));
+  console.error(`tokens/s ratios: ${Object.entries(ratios).map(([k, v]) => `${k} ${v}x`).join(', ')}`);
+  process.exit(0);
+}

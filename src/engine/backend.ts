@@ -12,6 +12,7 @@ import { LlmdbgError } from '../errors.js';
 import { registerMissingWasmKernels } from './wasm-kernels.js';
 import { registerFastWasmMatMul } from './wasm-matmul.js';
 import { registerGradients } from './gradients.js';
+import { raisePoolBudget } from './native/pool.js';
 
 export const BACKENDS = ['auto', 'native', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
@@ -86,4 +87,13 @@ export async function initBackend(choice?: BackendChoice, opts: { threads?: numb
 
 export function backendInfo(): BackendInfo | null {
   return current;
+}
+
+/**
+ * For a workload that repeats the same tensor shapes for a long time (training): lets the backend
+ * keep more freed kernel outputs for reuse (native: 192 MiB instead of 48; the others keep none).
+ * Returns a function that restores the default. Numerics are unchanged; only allocation is.
+ */
+export function recycleForRepeatedShapes(): () => void {
+  return raisePoolBudget(192 * 2 ** 20);
 }

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LlmdbgError } from '../errors.js';
-import { backendInfo } from '../engine/backend.js';
+import { backendInfo, recycleForRepeatedShapes } from '../engine/backend.js';
 import type { ModelConfig } from '../formats/config.js';
 import { initParams } from '../model/init.js';
 import { loadModel, type Model } from '../model/model.js';
@@ -194,6 +194,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     if (s.owned) disposeParams(s.params);
   }
   let opt: AdamW | null = null;
+  const restorePool = recycleForRepeatedShapes(); // every step repeats the same shapes
   try {
     const adam = (opt = new AdamW(tr.vars, tr.decay, { beta1: recipe.beta1, beta2: recipe.beta2, eps: recipe.eps, weightDecay: recipe.weightDecay }));
     let step = 0;
@@ -286,6 +287,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       },
     };
   } finally {
+    restorePool();
     opt?.dispose();
     disposeTrainable(tr);
   }

@@ -7,7 +7,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { allocF32, clearPool, poolStats, release, setPoolBudget } from '../../src/engine/native/pool.js';
+import { allocF32, clearPool, poolStats, raisePoolBudget, release, setPoolBudget } from '../../src/engine/native/pool.js';
 
 const N = 16384; // the smallest pooled length (64 KiB)
 
@@ -59,5 +59,16 @@ describe('native output pool', () => {
     const a = allocF32(N);
     release(a);
     assert.notEqual(allocF32(N), a);
+  });
+
+  it('raisePoolBudget (training) raises a lower budget and restores it; never lowers one', { skip: process.env.LLMDBG_POOL_MB !== undefined && 'LLMDBG_POOL_MB is set' }, () => {
+    setPoolBudget(8 * N);
+    const restore = raisePoolBudget(64 * N);
+    assert.equal(poolStats().budget, 64 * N);
+    restore();
+    assert.equal(poolStats().budget, 8 * N);
+    setPoolBudget(128 * N);
+    raisePoolBudget(64 * N)();
+    assert.equal(poolStats().budget, 128 * N, 'a larger budget stays');
   });
 });
