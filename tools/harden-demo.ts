@@ -6,6 +6,7 @@
  *
  * Usage: npx tsx tools/harden-demo.ts [--method attack(default)|embedding|both] [--out DIR] [--results FILE]
  *        [--backend B] [--seed S] [--rounds N] [--steps N] [--n-eval-attack N] [--n-attack N] [--stronger]
+ *        [--lr X] [--adv-len N] [--attack-steps N] [--adv-fraction F] [--epsilon X]
  * --stronger also attacks the original and each hardened model with a stronger attack than the one
  * trained against (8-token prefix, 30 steps, gcg batch 64 / top-k 64) on the same sampled prompts.
  * Deterministic: same seed, backend and thread count give the same weights and figures.
@@ -28,11 +29,16 @@ const { values: v } = parseArgs({
     results: { type: 'string', default: 'bench/results/harden-demo.json' },
     backend: { type: 'string' },
     seed: { type: 'string', default: '1' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '8' },
     steps: { type: 'string', default: '40' },
-    'n-attack': { type: 'string', default: '24' },
+    'n-attack': { type: 'string', default: '48' },
     'n-eval-attack': { type: 'string', default: '48' },
     stronger: { type: 'boolean', default: false },
+    lr: { type: 'string', default: '1e-4' },
+    'adv-len': { type: 'string', default: '6' },
+    'attack-steps': { type: 'string', default: '12' },
+    'adv-fraction': { type: 'string', default: '0.5' },
+    epsilon: { type: 'string', default: '0.1' },
   },
 });
 
@@ -40,7 +46,7 @@ const backend = await initBackend(v.backend as BackendChoice | undefined);
 console.error(`backend ${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})`);
 const model = loadModel(resolve(v.model!));
 const seed = Number(v.seed);
-const ADV_LEN = 6;
+const ADV_LEN = Number(v['adv-len']);
 
 // training prompts from the TRAIN split; held-out prompts from the eval suite (induction lines are skipped)
 const data = parseHardenData(formatHardenJsonl(buildHardenData({ seed })), 'demo-harden.jsonl');
@@ -53,9 +59,9 @@ console.error(`train ${train.items.length} prompts (train split), held out ${ev.
 const methods: HardenMethod[] = v.method === 'both' ? ['attack', 'embedding'] : [v.method as HardenMethod];
 const common: Omit<HardenOptions, 'method'> = {
   train: train.items, eval: ev.items, attacks: ['gcg', 'hotflip'],
-  attack: { advWhere: 'prefix', advLen: ADV_LEN, steps: 12, batch: 32, topK: 32, beam: 2, candidates: 32 },
-  rounds: Number(v.rounds), steps: Number(v.steps), batchSize: 16, lr: 3e-4, nAttack: Number(v['n-attack']), nEvalAttack: Number(v['n-eval-attack']),
-  advFraction: 0.5, epsilon: 0.5, pgdSteps: 2, advWeight: 0.5, seed,
+  attack: { advWhere: 'prefix', advLen: ADV_LEN, steps: Number(v['attack-steps']), batch: 32, topK: 32, beam: 2, candidates: 32 },
+  rounds: Number(v.rounds), steps: Number(v.steps), batchSize: 16, lr: Number(v.lr), nAttack: Number(v['n-attack']), nEvalAttack: Number(v['n-eval-attack']),
+  advFraction: Number(v['adv-fraction']), epsilon: Number(v.epsilon), pgdSteps: 2, advWeight: 0.5, seed,
   dataInfo: { train: 'src/demo/harden-data.ts buildHardenData (train split)', eval: evalPath },
 };
 
