@@ -15,7 +15,8 @@ export interface Row {
   /** PyTorch at 1 thread, and at its best thread count. */
   torch1: number | null;
   torchBest: number | null;
-  torchBestThreads: number | null;
+  /** PyTorch's best configuration: its thread count, and ', passive' when OMP_WAIT_POLICY=PASSIVE won. */
+  torchBestThreads: number | string | null;
   /** > 1 means llmdbg is better than PyTorch's best. */
   ratio: number | null;
   target: string | null;
@@ -47,10 +48,10 @@ export function targetsFor(parameters: number): Targets {
 
 type Phases = Partial<Record<WorkerResult['phase'], WorkerResult>>;
 
-function torchStat(t: TorchResult | null, key: 'prefill_ms' | 'decode_tok_s' | 'saliency_ms' | 'ig_ms'): { t1: number | null; best: number | null; threads: number | null; cpu1: number | null } {
+function torchStat(t: TorchResult | null, key: 'prefill_ms' | 'decode_tok_s' | 'saliency_ms' | 'ig_ms'): { t1: number | null; best: number | null; threads: number | string | null; cpu1: number | null } {
   if (!t) return { t1: null, best: null, threads: null, cpu1: null };
   const first = Object.values(t.by_threads).find((r) => r.threads === 1);
-  return { t1: first?.[key]?.median ?? null, best: t.best[key]?.value ?? null, threads: t.best[key]?.threads ?? null, cpu1: first?.[key]?.cpu_median ?? null };
+  return { t1: first?.[key]?.median ?? null, best: t.best[key]?.value ?? null, threads: t.best[key] ? `${t.best[key]!.threads} thr${t.best[key]!.label ? `, ${t.best[key]!.label}` : ''}` : null, cpu1: first?.[key]?.cpu_median ?? null };
 }
 
 function cpuView(mine: number | undefined, torch1: number | null, higherIsBetter: boolean): Row['cpu'] {
@@ -168,7 +169,7 @@ export function formatTable(rows: Row[]): string {
   const head = ['metric', 'unit', 'llmdbg', 'PyTorch 1 thr', 'PyTorch best', 'ratio (>1: llmdbg better)', 'target', 'status'];
   const body = rows.map((r) => [
     r.metric, r.unit, fmt(r.llmdbg, r.unit), fmt(r.torch1, r.unit),
-    r.torchBest === null ? '-' : `${fmt(r.torchBest, r.unit)}${r.torchBestThreads ? ` (${r.torchBestThreads} thr)` : ''}`,
+    r.torchBest === null ? '-' : `${fmt(r.torchBest, r.unit)}${r.torchBestThreads ? ` (${typeof r.torchBestThreads === 'number' ? `${r.torchBestThreads} thr` : r.torchBestThreads})` : ''}`,
     r.ratio === null ? '-' : r.ratio.toFixed(2), r.target ?? '', r.status ?? '',
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
