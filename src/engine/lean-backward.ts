@@ -18,16 +18,7 @@
  * implementation unchanged. `LLMDBG_LEAN_BACKWARD=0` (read when installed) keeps the stock one everywhere.
  */
 import * as tf from '@tensorflow/tfjs-core';
-
-/** The parts of tfjs-core's (internal) tape node this file reads. */
-interface TapeNode {
-  id: number;
-  kernelName: string;
-  outputs: tf.Tensor[];
-  inputs: Record<string, tf.Tensor>;
-  gradient?: (dys: (tf.Tensor | null)[]) => Record<string, () => tf.Tensor>;
-  saved?: tf.Tensor[];
-}
+import { pathNodes, type TapeNode } from './tape.js';
 
 type Gradients = (f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, allowNoGradients?: boolean) => { value: tf.Tensor; grads: tf.Tensor[] };
 
@@ -73,7 +64,7 @@ function leanGradients(engine: EngineInternals, f: () => tf.Tensor, xs: tf.Tenso
   const y = engine.scopedRun(() => engine.startTape(), () => engine.endTape(), () => engine.tidy('forward', f));
   if (!(y instanceof tf.Tensor)) throw new Error('The result y returned by f() must be a tensor.');
   const tape = engine.state.activeTape ?? [];
-  const filtered = filteredNodesXToY(tape, xs, y);
+  const filtered = pathNodes(tape, xs, y);
   if (!allowNoGradients && filtered.length === 0 && xs.length > 0) {
     throw new Error('Cannot compute gradient of y=f(x) with respect to x. Make sure that the f you passed encloses all operations that lead from x to y.');
   }
@@ -141,38 +132,4 @@ function leanGradients(engine: EngineInternals, f: () => tf.Tensor, xs: tf.Tenso
     engine.state.activeTape = null;
     return { value: y, grads } as unknown as tf.TensorContainer;
   }) as unknown as { value: tf.Tensor; grads: tf.Tensor[] };
-}
-
-/** The tape nodes on a path from some x to y, inputs pruned to those that depend on an x (tfjs-core's getFilteredNodesXToY). */
-function filteredNodesXToY(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode[] {
-  const fromX = new Set<number>(xs.map((x) => x.id));
-  const nodesFromX = new Set<number>();
-  for (const node of tape) {
-    for (const name in node.inputs) {
-      if (fromX.has(node.inputs[name]!.id)) {
-        for (const o of node.outputs) fromX.add(o.id);
-        nodesFromX.add(node.id);
-        break;
-      }
-    }
-  }
-  const leadToY = new Set<number>([y.id]);
-  const nodesToY = new Set<number>();
-  for (let i = tape.length - 1; i >= 0; i--) {
-    const node = tape[i]!;
-    if (node.outputs.some((o) => leadToY.has(o.id))) {
-      for (const name in node.inputs) {
-        leadToY.add(node.inputs[name]!.id);
-        nodesToY.add(node.id);
-      }
-    }
-  }
-  const out: TapeNode[] = [];
-  for (const node of tape) {
-    if (!nodesFromX.has(node.id) || !nodesToY.has(node.id)) continue;
-    const inputs: Record<string, tf.Tensor> = {};
-    for (const name in node.inputs) if (fromX.has(node.inputs[name]!.id)) inputs[name] = node.inputs[name]!;
-    out.push({ ...node, inputs, outputs: node.outputs });
-  }
-  return out;
 }

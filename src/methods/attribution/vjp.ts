@@ -11,15 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LlmdbgError } from '../../errors.js';
 import { registerGradients } from '../../engine/gradients.js';
-
-interface TapeNode {
-  id: number;
-  kernelName: string;
-  inputs: Record<string, tf.Tensor>;
-  outputs: tf.Tensor[];
-  gradient?: (dys: (tf.Tensor | null)[]) => Record<string, () => tf.Tensor>;
-  saved?: tf.Tensor[];
-}
+import { pathNodes, type TapeNode } from '../../engine/tape.js';
 
 interface EngineInternals {
   state: { activeTape: TapeNode[] | null; gradientDepth: number };
@@ -36,38 +28,6 @@ function engineInternals(): EngineInternals | null {
   // `activeTape` is only created by the first gradient computation, so it is not checked here.
   const ok = typeof e.startTape === 'function' && typeof e.endTape === 'function' && typeof e.scopedRun === 'function' && typeof e.state?.gradientDepth === 'number';
   return ok ? (e as EngineInternals) : null;
-}
-
-/** Tape nodes on a path from x to y, with inputs pruned to those that depend on x (as tfjs-core's tape.ts). */
-function pathNodes(tape: TapeNode[], x: tf.Tensor, y: tf.Tensor): TapeNode[] {
-  const fromX = new Set<number>([x.id]);
-  const nodesFromX = new Set<number>();
-  for (const n of tape) {
-    for (const k in n.inputs) {
-      if (fromX.has(n.inputs[k]!.id)) {
-        for (const o of n.outputs) fromX.add(o.id);
-        nodesFromX.add(n.id);
-        break;
-      }
-    }
-  }
-  const toY = new Set<number>([y.id]);
-  const nodesToY = new Set<number>();
-  for (let i = tape.length - 1; i >= 0; i--) {
-    const n = tape[i]!;
-    if (n.outputs.some((o) => toY.has(o.id))) {
-      for (const k in n.inputs) toY.add(n.inputs[k]!.id);
-      nodesToY.add(n.id);
-    }
-  }
-  const out: TapeNode[] = [];
-  for (const n of tape) {
-    if (!nodesFromX.has(n.id) || !nodesToY.has(n.id)) continue;
-    const inputs: Record<string, tf.Tensor> = {};
-    for (const k in n.inputs) if (fromX.has(n.inputs[k]!.id)) inputs[k] = n.inputs[k]!;
-    out.push({ ...n, inputs });
-  }
-  return out;
 }
 
 /** Walks the path backward from `y` with cotangent `dy`; returns d<y, dy>/dx (call inside tidy). */
@@ -124,7 +84,7 @@ export function vjps(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, dys: readonly
     throw new LlmdbgError('internal', 'the tfjs engine recorded no tape for the forward pass', { hint: 'this is a bug in llmdbg (tfjs engine internals changed); please report it' });
   }
   try {
-    const nodes = pathNodes(tape, x, y);
+    const nodes = pathNodes(tape, [x], y);
     const grads = dys.map((dy) => tf.tidy(() => backprop(nodes, x, y, dy)));
     return { value: y, grads, forwards: 1 };
   } catch (err) {
