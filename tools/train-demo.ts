@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initBackend, type BackendChoice } from '../src/engine/backend.js';
-import { buildDemoData, generateCorpus, type Behaviour } from '../src/demo/index.js';
+import { buildDemoData } from '../src/demo/index.js';
 import { tokenizerFromJson } from '../src/formats/tokenizer.js';
 import { newModelConfig } from '../src/model/init.js';
 import { ExampleSource, train } from '../src/train/index.js';
@@ -53,8 +53,6 @@ const mix = { fact: Number(v['mix-fact']), ioi: Number(v['mix-ioi']), induction:
 const data = buildDemoData({ seed, nTrain: Number(v.examples), mix });
 const tok = tokenizerFromJson(data.tokenizerJson, data.tokenizerConfig);
 const seqLen = Number(v['seq-len']);
-// The same texts with their behaviours (generateCorpus is what buildDemoData calls).
-const behaviours: Behaviour[] = generateCorpus({ seed, nExamples: Number(v.examples), split: 'train', mix }).map((e) => e.behaviour);
 // Answer tokens weigh more in the loss: in fact and IOI texts every sentence ends with its answer
 // word then ".", and those words are ~2% of the tokens; unweighted, the copy circuit IOI needs had
 // not formed after 1500 steps (the model answered one fixed name).
@@ -67,7 +65,7 @@ const copyWeight = Number(v['copy-weight']);
 const firstCopyWeight = Number(v['first-copy-weight']);
 const examples = data.trainTexts.map((text, i) => {
   const ids = tok.encode(text).slice(0, seqLen + 1);
-  const b = behaviours[i]!;
+  const b = data.trainBehaviours[i]!;
   if (b === 'induction') {
     const runLen = ids.indexOf(ids[1]!, 2) - 1;
     if (runLen <= 0 || (copyWeight === 1 && firstCopyWeight === 1)) return { ids };

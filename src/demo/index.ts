@@ -36,6 +36,8 @@ export interface DemoData {
   tokenizerJson: TokenizerJson;
   tokenizerConfig: TokenizerConfigJson;
   trainTexts: string[];
+  /** The behaviour each training text shows, index for index (for per-behaviour loss weights). */
+  trainBehaviours: Behaviour[];
   evalSuites: EvalSuites;
 }
 
@@ -55,10 +57,12 @@ export const DEMO_FILES = {
 
 export function buildDemoData(opts: DemoDataOptions): DemoData {
   const vocab = buildVocabulary();
+  const corpus = generateCorpus({ seed: opts.seed, nExamples: opts.nTrain ?? 100_000, split: 'train', ...(opts.mix ? { mix: opts.mix } : {}) });
   const data: DemoData = {
     tokenizerJson: buildTokenizerJson(vocab),
     tokenizerConfig: buildTokenizerConfig(),
-    trainTexts: generateCorpus({ seed: opts.seed, nExamples: opts.nTrain ?? 100_000, split: 'train', ...(opts.mix ? { mix: opts.mix } : {}) }).map((e) => e.text),
+    trainTexts: corpus.map((e) => e.text),
+    trainBehaviours: corpus.map((e) => e.behaviour),
     evalSuites: buildEvalSuites({ ...opts.suites, seed: opts.seed }),
   };
   if (opts.outDir !== undefined) writeDemoData(opts.outDir, data);
