@@ -18,19 +18,12 @@
  * implementation unchanged. `LLMDBG_LEAN_BACKWARD=0` (read when installed) keeps the stock one everywhere.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { pathNodes, type TapeNode } from './tape.js';
+import { pathNodes, type TapeEngine } from './tape.js';
 
 type Gradients = (f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, allowNoGradients?: boolean) => { value: tf.Tensor; grads: tf.Tensor[] };
 
-/** The parts of tfjs-core's Engine this file uses (public on the instance, not in the typings). */
-interface EngineInternals {
-  state: { activeTape: TapeNode[] | null; gradientDepth: number; activeScope: { id: number } | null };
-  scopedRun<T>(start: () => void, end: () => void, f: () => T): T;
-  startTape(): void;
-  endTape(): void;
-  tidy<T extends tf.TensorContainer>(nameOrFn: string | (() => T), fn?: () => T): T;
-  gradients: Gradients;
-}
+/** The engine as this file uses it: the tape, plus the `gradients` method it replaces. */
+type EngineInternals = TapeEngine & { gradients: Gradients };
 
 /** Tensor fields tfjs-core sets on every tensor it tracks. */
 type Tracked = tf.Tensor & { scopeId?: number; kept?: boolean };

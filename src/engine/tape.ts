@@ -17,6 +17,15 @@ export interface TapeNode {
   saved?: tf.Tensor[];
 }
 
+/** The parts of tfjs-core's Engine that record and walk the tape (public on the instance, not in the typings). */
+export interface TapeEngine {
+  state: { activeTape: TapeNode[] | null; gradientDepth: number; activeScope: { id: number } | null };
+  startTape(): void;
+  endTape(): void;
+  scopedRun<T>(start: () => void, end: () => void, f: () => T): T;
+  tidy<T extends tf.TensorContainer>(nameOrFn: string | (() => T), fn?: () => T): T;
+}
+
 /** The tape nodes on a path from some x to y, in tape order, inputs pruned to those that depend on an x. */
 export function pathNodes(tape: readonly TapeNode[], xs: readonly tf.Tensor[], y: tf.Tensor): TapeNode[] {
   const fromX = new Set<number>(xs.map((x) => x.id));

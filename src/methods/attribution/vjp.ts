@@ -11,23 +11,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LlmdbgError } from '../../errors.js';
 import { registerGradients } from '../../engine/gradients.js';
-import { pathNodes, type TapeNode } from '../../engine/tape.js';
-
-interface EngineInternals {
-  state: { activeTape: TapeNode[] | null; gradientDepth: number };
-  startTape(): void;
-  endTape(): void;
-  scopedRun<T>(start: () => void, end: () => void, f: () => T): T;
-  tidy<T extends tf.TensorContainer>(name: string, f: () => T): T;
-}
+import { pathNodes, type TapeEngine, type TapeNode } from '../../engine/tape.js';
 
 // LIMITATION: tape reuse reads tfjs-core 4.x engine internals; a tfjs upgrade that renames them
 // silently falls back to one forward per cotangent (correct, slower; `sharedForward` reports it).
-function engineInternals(): EngineInternals | null {
-  const e = tf.engine() as unknown as Partial<EngineInternals>;
+function engineInternals(): TapeEngine | null {
+  const e = tf.engine() as unknown as Partial<TapeEngine>;
   // `activeTape` is only created by the first gradient computation, so it is not checked here.
   const ok = typeof e.startTape === 'function' && typeof e.endTape === 'function' && typeof e.scopedRun === 'function' && typeof e.state?.gradientDepth === 'number';
-  return ok ? (e as EngineInternals) : null;
+  return ok ? (e as TapeEngine) : null;
 }
 
 /** Walks the path backward from `y` with cotangent `dy`; returns d<y, dy>/dx (call inside tidy). */
