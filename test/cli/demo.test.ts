@@ -26,10 +26,25 @@ it('demo writes one self-contained HTML report with every section', { skip: !exi
   assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=|https?:\/\//, 'no external resources');
 });
 
-it('eval on the bundled suite: accuracy = correct / items and failures are listed', { skip: !existsSync(join(DEMO, 'eval-suite.jsonl')) && 'no bundled demo model' }, () => {
+interface EvalJson {
+  n: number;
+  correct: number;
+  accuracy: number;
+  failures: unknown[];
+  byBehaviour: Record<string, { n: number; accuracy: number }>;
+  induction: { n: number; ratio: number };
+}
+let evalRun: EvalJson | null = null;
+/** `llmdbg eval --json` on the bundled suite, run once for the tests below. */
+function evalBundled(): EvalJson {
+  if (evalRun) return evalRun;
   const r = cli(['eval', '--json']);
   assert.equal(r.status, 0, r.stderr);
-  const res = JSON.parse(r.stdout) as { n: number; correct: number; accuracy: number; failures: unknown[]; induction: { ratio: number } };
+  return (evalRun = JSON.parse(r.stdout) as EvalJson);
+}
+
+it('eval on the bundled suite: accuracy = correct / items and failures are listed', { skip: !existsSync(join(DEMO, 'eval-suite.jsonl')) && 'no bundled demo model' }, () => {
+  const res = evalBundled();
   assert.ok(res.n > 0);
   assert.equal(res.accuracy, res.correct / res.n);
   assert.equal(res.failures.length, res.n - res.correct);
@@ -39,9 +54,7 @@ it('eval on the bundled suite: accuracy = correct / items and failures are liste
 // The README states these scores of the bundled weights and the demo-model issue sets the targets:
 // replacing models/demo by a worse model fails here, not silently in the README.
 it('the bundled model meets its held-out targets: fact >= 95%, IOI >= 90%, induction <= 30%', { skip: !existsSync(join(DEMO, 'eval-suite.jsonl')) && 'no bundled demo model' }, () => {
-  const r = cli(['eval', '--json']);
-  assert.equal(r.status, 0, r.stderr);
-  const res = JSON.parse(r.stdout) as { byBehaviour: Record<string, { n: number; accuracy: number }>; induction: { n: number; ratio: number } };
+  const res = evalBundled();
   assert.ok(res.byBehaviour['fact']!.n >= 100 && res.byBehaviour['ioi']!.n >= 100 && res.induction.n >= 50, 'the suite is the full held-out suite');
   assert.ok(res.byBehaviour['fact']!.accuracy >= 0.95, `fact recall ${res.byBehaviour['fact']!.accuracy}`);
   assert.ok(res.byBehaviour['ioi']!.accuracy >= 0.9, `IOI ${res.byBehaviour['ioi']!.accuracy}`);
