@@ -30,7 +30,7 @@ import { HARDEN_METHODS, type HardenOptions, type HardenProgress, type HardenRec
 // different attack is not evaluated), on a small attacked sample (48 prompts by default): wide error bars.
 // LIMITATION: adversarial examples are repeated to fill advFraction of a round's examples, so when attacks
 // succeed rarely a few adversarial prompts are seen many times.
-// Tuned on the demo model (README, tools/harden-demo.ts): 2 rounds of 32 at lr 3e-4 cost it 2.6 points
+// Tuned on the demo model (README, tools/harden-demo.ts): 2 rounds of 24 at lr 3e-4 cost it 2.6 points
 // of held-out clean accuracy for little robustness, epsilon 0.5 cost 3-5 points; these cost none.
 export const HARDEN_DEFAULTS = {
   rounds: 8, steps: 40, batchSize: 16, lr: 1e-4, weightDecay: 0, clip: 1, nAttack: 48, nEvalAttack: 48, advFraction: 0.5,
