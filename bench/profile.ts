@@ -1,10 +1,10 @@
 /**
  * Where the time goes: runs prefill, one decode step and a saliency pass under `tf.profile`, after
- * a warm-up, and prints kernel time by kernel name and the most expensive single kernels with
+ * a warm-up (and integrated gradients with --what ig), and prints kernel time by kernel name and the most expensive single kernels with
  * their shapes. Wall time is printed beside the kernel total (the gap is JS overhead).
  * Non-goals: timing targets (runtime.ts), micro-benchmarks of single ops (experiments.ts).
  *
- *   npx tsx bench/profile.ts [--model DIR] [--backend wasm] [--prompt-len 64] [--what prefill,decode,saliency] [--top 15] [--json]
+ *   npx tsx bench/profile.ts [--model DIR] [--backend wasm] [--prompt-len 64] [--what prefill,decode,saliency,ig] [--ig-steps 32] [--top 15] [--json]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
@@ -14,16 +14,17 @@ import type { KVCache } from '../src/model/forward.js';
 import { registerGradients } from '../src/engine/gradients.js';
 import { defaultModelDir, ensureModel } from './make-model.js';
 import { promptIds } from './common.js';
+import { attribute } from '../src/methods/attribution/attribute.js';
 
 interface KernelCost { name: string; ms: number; calls: number }
 interface TopKernel { name: string; ms: number; inputs: string; output: string }
 export interface ProfileReport { what: string; wallMs: number; kernelMs: number; byKernel: KernelCost[]; top: TopKernel[]; newBytes: number; peakBytes: number }
 
 /** Profiles `fn` once (after the caller's warm-up). */
-async function profile(what: string, fn: () => void, top: number): Promise<ProfileReport> {
+async function profile(what: string, fn: () => void | Promise<void>, top: number): Promise<ProfileReport> {
   const t0 = performance.now();
-  const info = await tf.profile(() => {
-    fn();
+  const info = await tf.profile(async () => {
+    await fn();
     return [] as unknown as tf.TensorContainer;
   });
   const wallMs = performance.now() - t0;
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
   const { values: v } = parseArgs({
     options: {
       model: { type: 'string' }, backend: { type: 'string', default: 'wasm' }, 'prompt-len': { type: 'string', default: '64' },
-      what: { type: 'string', default: 'prefill,decode,saliency' }, top: { type: 'string', default: '15' }, json: { type: 'boolean' },
+      what: { type: 'string', default: 'prefill,decode,saliency' }, top: { type: 'string', default: '15' }, 'ig-steps': { type: 'string', default: '32' }, json: { type: 'boolean' },
     },
   });
   const backend = await initBackend(v.backend as BackendChoice);
@@ -99,6 +100,11 @@ async function main(): Promise<void> {
   if (what.includes('saliency')) {
     saliency(model, ids, target); // warm-up: the backward uses weights in new layouts
     reports.push(await profile(`saliency ${T} tokens`, () => saliency(model, ids, target), top));
+  }
+  if (what.includes('ig')) {
+    const req = { ids, method: 'integrated-gradients' as const, target, steps: Number(v['ig-steps']), rule: 'riemann-trapezoid' as const, baseline: { kind: 'zero' as const } };
+    await attribute(model, { ...req, steps: 2 }); // warm-up of the batched shapes
+    reports.push(await profile(`integrated gradients ${T} tokens, ${req.steps} steps`, async () => void (await attribute(model, req)), top));
   }
   model.dispose();
   if (v.json) process.stdout.write(JSON.stringify({ info: { method: 'profile', backend: backend.name, model: dir, promptLen: T }, reports }) + '\n');

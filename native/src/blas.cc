@@ -130,14 +130,12 @@ void gemm(const float* A, const float* B, float* C, int64_t batch, int64_t M, in
   const int64_t work = M * N * (K > 0 ? K : 1);
   const int64_t tiles = work < (int64_t(1) << 21) ? 1 : (len + kTile - 1) / kTile;
   const int64_t span = (len + tiles - 1) / tiles;
-  parallel_for(batch * tiles, 1, [&](int64_t s, int64_t e) {
-    for (int64_t t = s; t < e; ++t) {
-      const int64_t bi = t / tiles, k = t % tiles;
-      const int64_t lo = k * span, hi = lo + span < len ? lo + span : len;
-      if (lo >= hi) continue;
-      if (byCols) tile(g, bi, 0, M, lo, hi);
-      else tile(g, bi, lo, hi, 0, N);
-    }
+  parallel_tasks(batch * tiles, [&](int64_t t) {
+    const int64_t bi = t / tiles, k = t % tiles;
+    const int64_t lo = k * span, hi = lo + span < len ? lo + span : len;
+    if (lo >= hi) return;
+    if (byCols) tile(g, bi, 0, M, lo, hi);
+    else tile(g, bi, lo, hi, 0, N);
   });
 }
 

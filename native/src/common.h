@@ -56,6 +56,29 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
   }, &ctx);
 }
 
+// Runs f(i) for every i in [0, n), one pool task each (claimed one at a time,
+// so uneven tasks balance themselves). For coarse work items such as GEMM
+// tiles, where parallel_for's 16-aligned chunks would hand most items to one
+// thread. Which thread runs an item never changes what it computes.
+template <class F>
+void parallel_tasks(int64_t n, F&& f) {
+  if (n <= 0) return;
+  if (pool_threads() <= 1 || n == 1) {
+    for (int64_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+  const int64_t per = (n + 0xfffe) / 0xffff;  // items per task; 1 unless n > 65535
+  struct Ctx {
+    F* f;
+    int64_t n, per;
+  } ctx{&f, n, per};
+  pool_run(int((n + per - 1) / per), [](void* p, int task, int) {
+    Ctx* c = static_cast<Ctx*>(p);
+    const int64_t b = int64_t(task) * c->per, e = b + c->per < c->n ? b + c->per : c->n;
+    for (int64_t i = b; i < e; ++i) (*c->f)(i);
+  }, &ctx);
+}
+
 // ---- BLAS (blas.cc) ---------------------------------------------------------
 const char* blas_name();
 void blas_set_threads(int n);
