@@ -14,6 +14,7 @@
         "src/pool.cc",
         "src/blas.cc",
         "src/elementwise.cc",
+        "src/fused.cc",
         "src/reduce.cc",
         "src/movement.cc"
       ],

@@ -331,6 +331,64 @@ napi_value Copy(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// geluTanh(x, y) / geluTanhGrad(x, dy, dx)
+napi_value GeluTanh(napi_env env, napi_callback_info info) {
+  Args g(env, info);
+  int64_t lx, ly;
+  float* x = g.f32(0, &lx);
+  float* y = g.f32(1, &ly);
+  if (g.failed) return nullptr;
+  if (ly < lx) return g.fail("geluTanh: output too small"), nullptr;
+  gelu_tanh(x, y, lx);
+  return undef(env);
+}
+napi_value GeluTanhGrad(napi_env env, napi_callback_info info) {
+  Args g(env, info);
+  int64_t lx, ld, lo;
+  float* x = g.f32(0, &lx);
+  float* dy = g.f32(1, &ld);
+  float* dx = g.f32(2, &lo);
+  if (g.failed) return nullptr;
+  if (ld < lx || lo < lx) return g.fail("geluTanhGrad: buffer too small"), nullptr;
+  gelu_tanh_grad(x, dy, dx, lx);
+  return undef(env);
+}
+// layerNorm(x, w, b|null, y, rows, n, eps)
+napi_value LayerNorm(napi_env env, napi_callback_info info) {
+  Args g(env, info);
+  int64_t lx, lw, lb = 0, ly;
+  float* x = g.f32(0, &lx);
+  float* w = g.f32(1, &lw);
+  float* b = g.isNull(2) ? nullptr : g.f32(2, &lb);
+  float* y = g.f32(3, &ly);
+  int64_t rows = g.i64(4), n = g.i64(5);
+  double eps = g.f64(6);
+  if (g.failed) return nullptr;
+  if (rows < 0 || n < 0 || lx < rows * n || ly < rows * n || lw < n || (b && lb < n))
+    return g.fail("layerNorm: bad sizes"), nullptr;
+  layer_norm(x, w, b, y, rows, n, float(eps));
+  return undef(env);
+}
+// layerNormGrad(x, w, dy, dx|null, dw|null, db|null, rows, n, eps)
+napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
+  Args g(env, info);
+  int64_t lx, lw, ld, ldx = 0, ldw = 0, ldb = 0;
+  float* x = g.f32(0, &lx);
+  float* w = g.f32(1, &lw);
+  float* dy = g.f32(2, &ld);
+  float* dx = g.isNull(3) ? nullptr : g.f32(3, &ldx);
+  float* dw = g.isNull(4) ? nullptr : g.f32(4, &ldw);
+  float* db = g.isNull(5) ? nullptr : g.f32(5, &ldb);
+  int64_t rows = g.i64(6), n = g.i64(7);
+  double eps = g.f64(8);
+  if (g.failed) return nullptr;
+  if (rows < 0 || n < 0 || lx < rows * n || ld < rows * n || lw < n || (dx && ldx < rows * n) || (dw && ldw < n) ||
+      (db && ldb < n))
+    return g.fail("layerNormGrad: bad sizes"), nullptr;
+  layer_norm_grad(x, w, dy, dx, dw, db, rows, n, float(eps));
+  return undef(env);
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   struct {
     const char* name;
@@ -339,7 +397,8 @@ napi_value Init(napi_env env, napi_value exports) {
              {"unary", Unary},       {"binary", Binary},         {"reduce", Reduce},
              {"softmax", Softmax},   {"gather", Gather},         {"segmentSum", SegmentSum},
              {"transpose", Transpose}, {"slice", Slice},         {"concat", Concat},
-             {"copy", Copy}};
+             {"copy", Copy},         {"geluTanh", GeluTanh},     {"geluTanhGrad", GeluTanhGrad},
+             {"layerNorm", LayerNorm}, {"layerNormGrad", LayerNormGrad}};
   for (auto& f : fns) {
     napi_value fn;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);

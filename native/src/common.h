@@ -106,6 +106,16 @@ void unary(int op, const float* x, float* y, int64_t n, float alpha);
 bool binary(int op, const float* a, const int64_t* aShape, int aRank, const float* b,
             const int64_t* bShape, int bRank, float* out, const int64_t* outShape, int outRank);
 
+// ---- fused GPT-2 kernels (fused.cc) ----------------------------------------
+// y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) and its derivative times dy.
+void gelu_tanh(const float* x, float* y, int64_t n);
+void gelu_tanh_grad(const float* x, const float* dy, float* dx, int64_t n);
+// LayerNorm over the last axis of [rows, n] (biased variance); b may be null.
+void layer_norm(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t n, float eps);
+// dx [rows, n]; dw, db [n]; any of the three may be null (not computed).
+void layer_norm_grad(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db, int64_t rows,
+                     int64_t n, float eps);
+
 // ---- reductions (reduce.cc) ------------------------------------------------
 enum ReduceOp { R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD, R_COUNT };
 // x viewed as [A, R, B]; out is [A, B].

@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { installLeanBackward } from './lean-backward.js';
+import { registerFusedGradients } from './fused.js';
 
 type Grad = tf.GradConfig;
 const bu = tf.backend_util;
@@ -307,5 +308,6 @@ export function registerGradients(): void {
   if (done) return;
   done = true;
   for (const g of GRADS) if (!tf.getGradient(g.kernelName)) tf.registerGradient(g);
+  registerFusedGradients();
   installLeanBackward(); // frees each gradient and saved tensor as soon as the backward is past it
 }

@@ -15,6 +15,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { nativeKernelStats, poolStats, tryRegisterNativeBackend } from '../../src/engine/native/index.js';
 import { registerGradients } from '../../src/engine/gradients.js';
+import { FusedKernel, setFusedEnabled } from '../../src/engine/fused.js';
+import { activate } from '../../src/model/layers/activations.js';
+import { layerNorm } from '../../src/model/layers/norm.js';
 
 registerGradients();  // tfjs-core's Node bundle registers no gradients by itself
 
@@ -314,11 +317,43 @@ test('gradients through tf.grads match cpu (transformer-block shaped)', { skip }
   }
 });
 
+test('fused tanh GELU and LayerNorm (native) match the composite tf ops (cpu), forward and every gradient', { skip }, async () => {
+  // The model layers pick the fused kernel where the backend has one (native) and the composite
+  // otherwise (cpu), so the same call compares the two implementations.
+  assert.ok(tf.getKernel(FusedKernel.GeluTanh, 'native') && !tf.getKernel(FusedKernel.GeluTanh, 'cpu'));
+  for (const [rows, n] of [[1, 1], [3, 7], [5, 768], [70, 33], [2, 3072]] as const) {
+    const xv = data(rows * n, -4, 4);
+    // large |x| too: tanh saturates there and (1 - t^2) underflows
+    if (xv.length > 4) [xv[0], xv[1], xv[2], xv[3]] = [12, -12, 0, -0.5];
+    const wv = data(n, 0.5, 1.5);
+    const bv = data(n);
+    const dyv = data(rows * n);
+    await same(`gelu ${rows}x${n}`, () => activate('gelu_new', tf.tensor(xv, [rows, n])), 4);
+    await same(`gelu grad ${rows}x${n}`, () => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(activate('gelu_new', x), tf.tensor(dyv, [rows, n]))))(tf.tensor(xv, [rows, n])), 4);
+    const ln = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => layerNorm(x, { w: w as tf.Tensor1D, b: b as tf.Tensor1D }, 1e-5);
+    await same(`layerNorm ${rows}x${n}`, () => ln(tf.tensor(xv, [1, rows, n]), tf.tensor(wv), tf.tensor(bv)), 3 * n);
+    await same(`layerNorm grads ${rows}x${n}`, () => tf.grads((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(ln(x, w, b), tf.tensor(dyv, [1, rows, n]))))([tf.tensor(xv, [1, rows, n]), tf.tensor(wv), tf.tensor(bv)]), 4 * Math.max(n, rows));
+  }
+  // Without a bias, and the composite path on native when fused kernels are switched off.
+  const xv = data(6 * 40);
+  const wv = data(40);
+  await same('layerNorm without bias', () => layerNorm(tf.tensor(xv, [6, 40]), { w: tf.tensor1d(wv) }, 1e-5), 120);
+  setFusedEnabled(false);
+  try {
+    await same('gelu composite on native', () => activate('gelu_new', tf.tensor(xv, [6, 40])), 4);
+  } finally {
+    setFusedEnabled(true);
+  }
+});
+
 test('deterministic bytes: repeated runs and thread counts', { skip }, async () => {
   const v = data(100003);
   const w = data(256 * 384);
   const fn = () => [tf.sum(tf.tensor(v)), tf.mean(tf.reshape(tf.tensor(v), [1, 100003]), 1),
-    tf.softmax(tf.tensor(w, [256, 384])), tf.sum(tf.tensor(w, [256, 384]), 0), tf.matMul(tf.tensor(w, [256, 384]), tf.tensor(w, [256, 384]), false, true)];
+    tf.softmax(tf.tensor(w, [256, 384])), tf.sum(tf.tensor(w, [256, 384]), 0), tf.matMul(tf.tensor(w, [256, 384]), tf.tensor(w, [256, 384]), false, true),
+    ...tf.grads((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(activate('gelu_new', layerNorm(x, { w: g as tf.Tensor1D, b: b as tf.Tensor1D }, 1e-5)), x)))(
+      [tf.tensor(w, [256, 384]), tf.tensor(w.subarray(0, 384)), tf.tensor(w.subarray(384, 768))])];
   const a = await run('native', fn);
   const b = await run('native', fn);
   assert.deepEqual(a, b);

@@ -42,6 +42,10 @@ export interface NativeAddon {
   slice(x: Word, out: Word, shape: number[], begin: number[], size: number[]): void;
   concat(xs: Word[], inner: number[], out: Word, outer: number): void;
   copy(src: Word, dst: Word): void;
+  geluTanh(x: F32, y: F32): void;
+  geluTanhGrad(x: F32, dy: F32, dx: F32): void;
+  layerNorm(x: F32, w: F32, b: F32 | null, y: F32, rows: number, n: number, eps: number): void;
+  layerNormGrad(x: F32, w: F32, dy: F32, dx: F32 | null, dw: F32 | null, db: F32 | null, rows: number, n: number, eps: number): void;
 }
 
 /** Directory of the llmdbg package (the one holding native/). */

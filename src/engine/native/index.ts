@@ -21,6 +21,7 @@ import { batchMatMul, fusedMatMul } from './matmul.js';
 import { concat, gatherV2, slice, splitV, transpose, unsortedSegmentSum } from './movement.js';
 import { REDUCE_KERNELS, reduceKernel, softmax } from './reduce.js';
 import type { KernelArgs, NativeKernel } from './util.js';
+import { FUSED_NATIVE_KERNELS } from './fused.js';
 
 export { loadAddon, type NativeAddon } from './addon.js';
 export { clearPool, poolStats } from './pool.js';
@@ -123,6 +124,10 @@ export function tryRegisterNativeBackend(
 function register(addon: NativeAddon, priority: number): void {
   if (!tf.findBackendFactory(NATIVE_BACKEND)) {
     tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), priority);
+  }
+  for (const [kernelName, impl] of Object.entries(FUSED_NATIVE_KERNELS)) {
+    // No cpu twin: these exist only here (../fused.ts).
+    tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc: (args) => impl(addon, args as unknown as KernelArgs) });
   }
   const natives = nativeKernels();
   for (const cfg of tf.getKernelsForBackend('cpu')) {

@@ -3,10 +3,11 @@
  * The tanh GELU cubes with `x * square(x)` (WASM's `Pow` costs 6.5 ms per [64, 3072] against
  * 0.44 ms for Square + Mul, bench/README.md) and carries its own gradient: the backward keeps only
  * x and tanh(.) per call instead of every intermediate of the formula.
- * Non-goals: fused kernels.
+ * Backends with a fused tanh-GELU kernel (the native one, src/engine/fused.ts) run that instead.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Activation } from '../../formats/config.js';
+import { FusedKernel, fusedGeluTanh, hasFused } from '../../engine/fused.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
@@ -34,8 +35,8 @@ export function activate(name: Activation, x: tf.Tensor): tf.Tensor {
     case 'gelu_new':
     case 'gelu_pytorch_tanh':
     case 'gelu_fast': {
-      // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-      return geluTanh(x);
+      // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); one kernel where the backend has it
+      return hasFused(FusedKernel.GeluTanh) ? fusedGeluTanh(x) : geluTanh(x);
     }
     case 'gelu':
       // exact: 0.5 x (1 + erf(x / sqrt 2))

@@ -1,0 +1,83 @@
+/**
+ * Fused kernels a backend may implement under the model code: their names, whether the active
+ * backend has them, the calls, and their gradients.
+ *
+ * The model layers express every function in plain tf ops; for GPT-2's tanh GELU and LayerNorm
+ * they first ask `hasFused(...)` and, where the backend implements the fused kernel (the native
+ * backend does), run it instead of the 7-20 element-wise kernels of the composite. Both compute
+ * the same function in float32 (not the same bits: the fused kernels round fewer intermediates),
+ * and the parity fixtures hold on either path. `LLMDBG_FUSED=0` (or `setFusedEnabled(false)`)
+ * forces the composites, e.g. to compare.
+ * Gradients are registered by name (registerFusedGradients, called from registerGradients) and
+ * computed lazily per input, so a saliency pass never computes the LayerNorm parameter gradients.
+ * Non-goals: fused kernels for the Llama family (RMSNorm, SiLU gating), whose composites the
+ * bundled demo model was trained with (changing them would change its training bytes).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** tfjs kernel names; a backend registers implementations under these. */
+export const FusedKernel = {
+  /** inputs {x}: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+  GeluTanh: 'LlmdbgGeluTanh',
+  /** inputs {x, dy}: dy * d GeluTanh / dx */
+  GeluTanhGrad: 'LlmdbgGeluTanhGrad',
+  /** inputs {x [..., C], w [C], b? [C]}, attrs {eps}: (x - mean) / sqrt(var + eps) * w + b over the last axis */
+  LayerNorm: 'LlmdbgLayerNorm',
+  /** inputs {x, w, dy}, attrs {eps, output: 'dx' | 'dw' | 'db'}: one gradient of LayerNorm */
+  LayerNormGrad: 'LlmdbgLayerNormGrad',
+} as const;
+
+let enabled = process.env.LLMDBG_FUSED !== '0';
+
+/** Turns the fused paths on or off for later calls (default on; env LLMDBG_FUSED=0 turns them off). */
+export function setFusedEnabled(on: boolean): void {
+  enabled = on;
+}
+
+/** Whether model code should call `kernel` now: enabled and implemented by the active backend. */
+export function hasFused(kernel: string): boolean {
+  return enabled && tf.getKernel(kernel, tf.getBackend()) !== undefined;
+}
+
+export function fusedGeluTanh(x: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(FusedKernel.GeluTanh, { x }) as tf.Tensor;
+}
+
+/** x: [..., C], w and b: [C]. */
+export function fusedLayerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null, eps: number): tf.Tensor {
+  const inputs: tf.NamedTensorMap = b ? { x, w, b } : { x, w };
+  return tf.engine().runKernel(FusedKernel.LayerNorm, inputs, { eps }) as tf.Tensor;
+}
+
+function lnGrad(x: tf.Tensor, w: tf.Tensor, dy: tf.Tensor, eps: number, output: 'dx' | 'dw' | 'db'): tf.Tensor {
+  return tf.engine().runKernel(FusedKernel.LayerNormGrad, { x, w, dy }, { eps, output }) as tf.Tensor;
+}
+
+/** Registers the gradients of the fused kernels (once; no-op for names that already have one). */
+export function registerFusedGradients(): void {
+  if (!tf.getGradient(FusedKernel.GeluTanh)) {
+    tf.registerGradient({
+      kernelName: FusedKernel.GeluTanh,
+      inputsToSave: ['x'],
+      gradFunc: (dy, saved) => ({
+        x: () => tf.engine().runKernel(FusedKernel.GeluTanhGrad, { x: (saved as tf.Tensor[])[0]!, dy: dy as tf.Tensor }) as tf.Tensor,
+      }),
+    });
+  }
+  if (!tf.getGradient(FusedKernel.LayerNorm)) {
+    tf.registerGradient({
+      kernelName: FusedKernel.LayerNorm,
+      inputsToSave: ['x', 'w'],
+      gradFunc: (dy, saved, attrs) => {
+        const [x, w] = saved as tf.Tensor[];
+        const eps = Number((attrs as { eps?: number }).eps);
+        const d = dy as tf.Tensor;
+        return {
+          x: () => lnGrad(x!, w!, d, eps, 'dx'),
+          w: () => tf.reshape(lnGrad(x!, w!, d, eps, 'dw'), w!.shape),
+          b: () => tf.reshape(lnGrad(x!, w!, d, eps, 'db'), w!.shape),
+        };
+      },
+    });
+  }
+}
