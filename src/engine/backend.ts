@@ -90,10 +90,11 @@ export function backendInfo(): BackendInfo | null {
 }
 
 /**
- * For a workload that repeats the same tensor shapes for a long time (training): lets the backend
- * keep more freed kernel outputs for reuse (native: 192 MiB instead of 48; the others keep none).
+ * For a workload that repeats the same tensor shapes for a long time (training, batched gradient
+ * passes): lets the backend keep more freed kernel outputs for reuse (native: `bytes`, default
+ * 192 MiB, instead of 48; the others keep none).
  * Returns a function that restores the default. Numerics are unchanged; only allocation is.
  */
-export function recycleForRepeatedShapes(): () => void {
-  return raisePoolBudget(192 * 2 ** 20);
+export function recycleForRepeatedShapes(bytes = 192 * 2 ** 20): () => void {
+  return raisePoolBudget(bytes);
 }

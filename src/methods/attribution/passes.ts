@@ -11,6 +11,7 @@ import type { Model } from '../../model/model.js';
 import { objectiveValues, type Objective } from './objective.js';
 import { vjps } from './vjp.js';
 import { rowsPerBatch } from './memory.js';
+import { recycleForRepeatedShapes } from '../../engine/backend.js';
 import type { AttributeProgress } from './types.js';
 
 export interface RowSource {
@@ -45,6 +46,9 @@ export async function gradientPass(model: Model, obj: Objective, rows: RowSource
   const G = obj.positions.length;
   const { T, C } = rows;
   const batch = rowsPerBatch(model.config, T, G, rows.count, opts.memoryMB);
+  // Several passes of the same shapes: keep their freed outputs for the next pass (native backend;
+  // GPT-2-small 32-step IG 6.5 -> 6.1 s), up to the memory budget the batch was sized for.
+  const restorePool = rows.count > batch ? recycleForRepeatedShapes(Math.min(opts.memoryMB ?? 1024, 1024) * 2 ** 20) : () => {};
   let sum: tf.Tensor[] = Array.from({ length: G }, () => tf.zeros([T, C]));
   let sumSq: tf.Tensor[] | null = opts.squares ? Array.from({ length: G }, () => tf.zeros([T, C])) : null;
   const values = new Float32Array(rows.count * G);
@@ -83,6 +87,7 @@ export async function gradientPass(model: Model, obj: Objective, rows: RowSource
     return { sum: await host(sum), sumSq: sumSq ? await host(sumSq) : null, values, forwardRows, backwardRows, batchRows: batch, sharedForward: shared };
   } finally {
     for (const t of [...sum, ...(sumSq ?? [])]) t.dispose();
+    restorePool();
   }
 }
 
