@@ -185,13 +185,18 @@ describe('attribution properties (gpt2-tiny)', () => {
     assert.deepEqual(shared.scores, separate.scores);
     const G = c.continuation.length;
     assert.equal(shared.info.sharedForward, true);
-    assert.equal(shared.info.forwardRows, 2); // the gradient forward + the value forward
-    assert.equal(separate.info.forwardRows, G + 1);
+    assert.equal(shared.info.forwardRows, 1); // the gradient forward also gives the target log-probabilities
+    assert.equal(separate.info.forwardRows, G);
     assert.equal(shared.info.backwardRows, G);
     // Row g attributes token P+g to the P+g tokens before it; each row matches a single-target run.
     for (let g = 0; g < G; g++) {
       const one = (await attribute(model, { ids: ids.slice(0, 3 + g), target: ids[3 + g]!, method: 'saliency' })) as SingleAttribution;
       assertClose(`row ${g} vs single target`, shared.scores[g]!, one.scores, { atol: 1e-5, rtol: 1e-4 });
+      // saliency takes the log-probability from its gradient pass; occlusion runs a separate forward for it
+      const occ = (await attribute(model, { ids: ids.slice(0, 3 + g), target: ids[3 + g]!, method: 'occlusion' })) as SingleAttribution;
+      assert.equal(one.info.forwardRows, 1);
+      assert.equal(one.target.logprob, occ.target.logprob);
+      assert.ok(Math.abs(shared.target.logprobs[g]! - occ.target.logprob) < 1e-5, `continuation logprob ${g}`); // G rows per product: not bitwise
     }
   });
 

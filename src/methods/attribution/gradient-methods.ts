@@ -20,6 +20,8 @@ export interface MethodOutput {
   scores: Float64Array[];
   parameters: Record<string, unknown>;
   cost: Pick<GradientPass, 'forwardRows' | 'backwardRows' | 'batchRows' | 'sharedForward'>;
+  /** Objective values [G] at the input itself, when the method's only pass ran there (saliency, input x gradient). */
+  valuesAtInput?: Float32Array;
 }
 
 /** Per-position L2 or L1 norm of a flat [T, C] array. */
@@ -59,14 +61,14 @@ function inputRows(x: tf.Tensor3D): RowSource {
 export async function saliency(model: Model, obj: Objective, x: tf.Tensor3D, norm: NormKind, opts: PassOptions): Promise<MethodOutput> {
   const [, T, C] = x.shape;
   const p = await gradientPass(model, obj, inputRows(x), [1], opts);
-  return { scores: p.sum.map((g) => positionNorms(g, T, C, norm)), parameters: { norm }, cost: costOf(p) };
+  return { scores: p.sum.map((g) => positionNorms(g, T, C, norm)), parameters: { norm }, cost: costOf(p), valuesAtInput: p.values };
 }
 
 export async function inputXGradient(model: Model, obj: Objective, x: tf.Tensor3D, opts: PassOptions): Promise<MethodOutput> {
   const [, T, C] = x.shape;
   const xs = (await x.data()) as Float32Array;
   const p = await gradientPass(model, obj, inputRows(x), [1], opts);
-  return { scores: p.sum.map((g) => positionDots(xs, g, T, C)), parameters: {}, cost: costOf(p) };
+  return { scores: p.sum.map((g) => positionDots(xs, g, T, C)), parameters: {}, cost: costOf(p), valuesAtInput: p.values };
 }
 
 export interface NoiseOptions {
