@@ -16,13 +16,15 @@
 // pinning the budget: the former pool (192 MiB, no eviction) filled up with
 // them during decode, +160 MB of peak RSS on GPT-2-small (bench/README.md).
 // 48 MiB holds a 64-token GPT-2-small prefill's recurring outputs (~15-45 MiB).
+// Arrays the pool cannot supply are allocated uninitialised (Buffer.allocUnsafe):
+// every kernel writes all of its output, and callers that need zeros say so.
 // Non-goals: pooling small arrays (V8 allocates those cheaply), int32 arrays.
 // LIMITATION: an array read once (dataSync) is never recycled, even after
 // the reader dropped it.
 // LIMITATION: evicted arrays are freed only when V8 next collects them (V8
 // counts their bytes as external memory, which triggers a collection).
 const MIN_LEN = 16384;  // 64 KiB
-const MAX_PER_SIZE = 32;
+const MAX_PER_SIZE = 1024;  // the byte budget is the bound; 32 dropped most of a batched IG pass's [512, 3072] outputs
 const DEFAULT_BYTES = 48 << 20;
 
 const owned = new WeakSet<Float32Array>();
@@ -49,9 +51,17 @@ export function allocF32(n: number, zero = false): Float32Array {
     owned.add(a);
     return a;
   }
-  const b = new Float32Array(n);
+  // Uninitialised memory (kernels write every element; `zero` asks for zeros): a fresh
+  // Float32Array is zeroed by calloc, which made fresh outputs 3-8x dearer (196 KiB: 127 vs 41 us).
+  const b = zero ? new Float32Array(n) : uninitialisedF32(n);
   owned.add(b);
   return b;
+}
+
+/** Node's Buffer.allocUnsafe skips zero-filling; above 4 KiB it has an ArrayBuffer of its own. */
+function uninitialisedF32(n: number): Float32Array {
+  const buf = Buffer.allocUnsafe(4 * n);
+  return new Float32Array(buf.buffer, buf.byteOffset, n);
 }
 
 /** The array may be visible outside the backend: never recycle it. */
