@@ -4,7 +4,8 @@
  *
  * The model layers express every function in plain tf ops; for GPT-2's tanh GELU and LayerNorm
  * they first ask `hasFused(...)` and, where the backend implements the fused kernel (the native
- * backend does), run it instead of the 7-20 element-wise kernels of the composite. Both compute
+ * backend does), run it instead of the 7-20 element-wise kernels of the composite. Biased
+ * projections (`linear`) likewise run as one '_FusedMatMul' with the bias inside the GEMM there. Both compute
  * the same function in float32 (not the same bits: the fused kernels round fewer intermediates),
  * and the parity fixtures hold on either path. `LLMDBG_FUSED=0` (or `setFusedEnabled(false)`)
  * forces the composites, e.g. to compare.
@@ -28,6 +29,13 @@ export const FusedKernel = {
 } as const;
 
 let enabled = process.env.LLMDBG_FUSED !== '0';
+/** Backends whose '_FusedMatMul' kernel model code should use for `x W + b` (the native one registers itself). */
+const linearBackends = new Set<string>();
+
+/** Called by a backend whose _FusedMatMul adds a bias row inside the product (native/index.ts). */
+export function useFusedLinearOn(backendName: string): void {
+  linearBackends.add(backendName);
+}
 
 /** Turns the fused paths on or off for later calls (default on; env LLMDBG_FUSED=0 turns them off). */
 export function setFusedEnabled(on: boolean): void {
@@ -37,6 +45,18 @@ export function setFusedEnabled(on: boolean): void {
 /** Whether model code should call `kernel` now: enabled and implemented by the active backend. */
 export function hasFused(kernel: string): boolean {
   return enabled && tf.getKernel(kernel, tf.getBackend()) !== undefined;
+}
+
+/**
+ * x [R, C] W [C, N] (+ b [N]): one '_FusedMatMul' kernel with the bias added inside the product on
+ * backends that registered for it (native), else matMul then add. Same function; the fused form
+ * adds the bias before the K-blocks' partial sums instead of after (float32 rounding differs).
+ */
+export function linear(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
+  if (!b) return tf.matMul(x as tf.Tensor2D, w);
+  if (!(enabled && linearBackends.has(tf.getBackend()))) return tf.add(tf.matMul(x as tf.Tensor2D, w), b);
+  const attrs = { transposeA: false, transposeB: false, activation: 'linear', leakyreluAlpha: 0 };
+  return tf.engine().runKernel('_FusedMatMul', { a: x, b: w, bias: b }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D;
 }
 
 export function fusedGeluTanh(x: tf.Tensor): tf.Tensor {
@@ -55,6 +75,26 @@ function lnGrad(x: tf.Tensor, w: tf.Tensor, dy: tf.Tensor, eps: number, output: 
 
 /** Registers the gradients of the fused kernels (once; no-op for names that already have one). */
 export function registerFusedGradients(): void {
+  if (!tf.getGradient('_FusedMatMul')) {
+    // Only the form `linear` creates (tfjs' own tf.fused.matMul carries a customGrad instead).
+    tf.registerGradient({
+      kernelName: '_FusedMatMul',
+      inputsToSave: ['a', 'b'],
+      gradFunc: (dy, saved, attrs) => {
+        const at = attrs as { transposeA?: boolean; transposeB?: boolean; activation?: string };
+        if (at.transposeA || at.transposeB || (at.activation ?? 'linear') !== 'linear') {
+          throw new Error(`_FusedMatMul gradient: only the untransposed linear form is supported, got ${JSON.stringify(at)}`);
+        }
+        const [a, b] = saved as tf.Tensor[];
+        const d = dy as tf.Tensor;
+        return {
+          a: () => tf.matMul(d, b!, false, true),
+          b: () => tf.matMul(a!, d, true, false),
+          bias: () => tf.sum(d, 0),
+        };
+      },
+    });
+  }
   if (!tf.getGradient(FusedKernel.GeluTanh)) {
     tf.registerGradient({
       kernelName: FusedKernel.GeluTanh,

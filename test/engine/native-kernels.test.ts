@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { nativeKernelStats, poolStats, tryRegisterNativeBackend } from '../../src/engine/native/index.js';
 import { registerGradients } from '../../src/engine/gradients.js';
-import { FusedKernel, setFusedEnabled } from '../../src/engine/fused.js';
+import { FusedKernel, linear, setFusedEnabled } from '../../src/engine/fused.js';
 import { activate } from '../../src/model/layers/activations.js';
 import { layerNorm } from '../../src/model/layers/norm.js';
 
@@ -317,7 +317,7 @@ test('gradients through tf.grads match cpu (transformer-block shaped)', { skip }
   }
 });
 
-test('fused tanh GELU and LayerNorm (native) match the composite tf ops (cpu), forward and every gradient', { skip }, async () => {
+test('fused tanh GELU, LayerNorm and linear (native) match the composite tf ops (cpu), forward and every gradient', { skip }, async () => {
   // The model layers pick the fused kernel where the backend has one (native) and the composite
   // otherwise (cpu), so the same call compares the two implementations.
   assert.ok(tf.getKernel(FusedKernel.GeluTanh, 'native') && !tf.getKernel(FusedKernel.GeluTanh, 'cpu'));
@@ -334,6 +334,17 @@ test('fused tanh GELU and LayerNorm (native) match the composite tf ops (cpu), f
     await same(`layerNorm ${rows}x${n}`, () => ln(tf.tensor(xv, [1, rows, n]), tf.tensor(wv), tf.tensor(bv)), 3 * n);
     await same(`layerNorm grads ${rows}x${n}`, () => tf.grads((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
       tf.sum(tf.mul(ln(x, w, b), tf.tensor(dyv, [1, rows, n]))))([tf.tensor(xv, [1, rows, n]), tf.tensor(wv), tf.tensor(bv)]), 4 * Math.max(n, rows));
+  }
+  // x W + b: native runs one _FusedMatMul with the bias inside the GEMM (and our lazy gradient),
+  // cpu a matMul and an add; K = 1000 spans several OpenBLAS K-blocks.
+  for (const [r, k, n] of [[3, 5, 4], [64, 1000, 33], [1, 768, 130]] as const) {
+    const [xv, wv, bv] = [data(r * k, -1, 1), data(k * n, -0.2, 0.2), data(n)];
+    const mk = () => [tf.tensor2d(xv, [r, k]), tf.tensor2d(wv, [k, n]), tf.tensor1d(bv)] as const;
+    await same(`linear ${r}x${k}x${n}`, () => { const [x, w, b] = mk(); return linear(x, w, b); }, k + 1);
+    await same(`linear grads ${r}x${k}x${n}`, () => {
+      const [x, w, b] = mk();
+      return tf.grads((x2: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor) => tf.sum(tf.square(linear(x2, w2 as tf.Tensor2D, b2 as tf.Tensor1D))))([x, w, b]);
+    }, 2 * Math.max(k, r) + 2);
   }
   // Without a bias, and the composite path on native when fused kernels are switched off.
   const xv = data(6 * 40);

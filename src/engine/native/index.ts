@@ -22,6 +22,7 @@ import { concat, gatherV2, slice, splitV, transpose, unsortedSegmentSum } from '
 import { REDUCE_KERNELS, reduceKernel, softmax } from './reduce.js';
 import type { KernelArgs, NativeKernel } from './util.js';
 import { FUSED_NATIVE_KERNELS } from './fused.js';
+import { useFusedLinearOn } from '../fused.js';
 
 export { loadAddon, type NativeAddon } from './addon.js';
 export { clearPool, poolStats } from './pool.js';
@@ -129,6 +130,7 @@ function register(addon: NativeAddon, priority: number): void {
     // No cpu twin: these exist only here (../fused.ts).
     tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc: (args) => impl(addon, args as unknown as KernelArgs) });
   }
+  useFusedLinearOn(NATIVE_BACKEND); // its _FusedMatMul puts a bias row into the GEMM
   const natives = nativeKernels();
   for (const cfg of tf.getKernelsForBackend('cpu')) {
     if (tf.getKernel(cfg.kernelName, NATIVE_BACKEND)) continue;

@@ -10,6 +10,7 @@ import type { ModelConfig } from '../../formats/config.js';
 import type { LayerParams } from '../params.js';
 import type { HookEvent, Visit } from '../visit.js';
 import { applyRope } from './rope.js';
+import { linear } from '../../engine/fused.js';
 
 /** The float32 minimum that masked scores hold (Hugging Face's finfo.min convention). */
 export const MASKED_SCORE = -3.4028234663852886e38;
@@ -51,8 +52,7 @@ export function* attention(a: AttentionInput): Generator<HookEvent, { out: tf.Te
 
   // 1) projections: one product for q, k and v
   const h2 = tf.reshape(a.h, [B * T, c.dModel]);
-  let qkv = tf.matMul(h2, p.wQKV); // [B T, (H + 2K) D]
-  if (p.bQKV) qkv = tf.add(qkv, p.bQKV);
+  const qkv = linear(h2, p.wQKV, p.bQKV); // [B T, (H + 2K) D]
   const [qf, kf, vf] = tf.split(qkv, [H * D, K * D, K * D], 1);
   let q = (yield* visit('attn.hook_q', tf.reshape(qf!, [B, T, H, D]))) as tf.Tensor4D;
   let k = (yield* visit('attn.hook_k', tf.reshape(kf!, [B, T, K, D]))) as tf.Tensor4D;
@@ -93,7 +93,6 @@ export function* attention(a: AttentionInput): Generator<HookEvent, { out: tf.Te
   const z = yield* visit('attn.hook_z', zHeads);
 
   // 6) output projection
-  let out = tf.matMul(tf.reshape(z, [B * T, H * D]), p.wO); // [B T, C]
-  if (p.bO) out = tf.add(out, p.bO);
+  const out = linear(tf.reshape(z, [B * T, H * D]), p.wO, p.bO); // [B T, C]
   return { out: tf.reshape(out, [B, T, c.dModel]) as tf.Tensor3D, kv: { k: kAll, v: vAll } };
 }

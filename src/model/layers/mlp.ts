@@ -6,13 +6,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from '../../formats/config.js';
 import type { LayerParams } from '../params.js';
 import { activate } from './activations.js';
+import { linear } from '../../engine/fused.js';
 import type { HookEvent, Visit } from '../visit.js';
 
 export function* mlp(c: ModelConfig, p: LayerParams, h: tf.Tensor3D, visit: Visit): Generator<HookEvent, tf.Tensor3D, tf.Tensor | void> {
   const [B, T] = h.shape;
   const M = c.dMlp;
-  let hIn = tf.matMul(tf.reshape(h, [B * T, c.dModel]), p.wIn); // [B T, M] or [B T, 2M]
-  if (p.bIn) hIn = tf.add(hIn, p.bIn);
+  const hIn = linear(tf.reshape(h, [B * T, c.dModel]), p.wIn, p.bIn); // [B T, M] or [B T, 2M]
   let post: tf.Tensor;
   if (c.gatedMlp) {
     const [gate, up] = tf.split(hIn, [M, M], 1);
@@ -23,7 +23,6 @@ export function* mlp(c: ModelConfig, p: LayerParams, h: tf.Tensor3D, visit: Visi
     const pre = yield* visit('mlp.hook_pre', tf.reshape(hIn, [B, T, M]));
     post = yield* visit('mlp.hook_post', activate(c.act, pre));
   }
-  let out = tf.matMul(tf.reshape(post, [B * T, M]), p.wOut); // [B T, C]
-  if (p.bOut) out = tf.add(out, p.bOut);
+  const out = linear(tf.reshape(post, [B * T, M]), p.wOut, p.bOut); // [B T, C]
   return tf.reshape(out, [B, T, c.dModel]) as tf.Tensor3D;
 }
