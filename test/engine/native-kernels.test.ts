@@ -237,10 +237,15 @@ test('softmax rows', { skip }, async () => {
   await same('logSoftmax', () => tf.logSoftmax(tf.tensor(ls, [4, 10])), 10);
 });
 
-test('gather, unsortedSegmentSum, transpose, slice, split, concat', { skip }, async () => {
+test('gather, tile, unsortedSegmentSum, transpose, slice, split, concat', { skip }, async () => {
   const emb = data(50 * 8);
   const idx = Int32Array.from([3, 0, 49, 3, 7, 7]);
   await same('gather rows', () => tf.gather(tf.tensor(emb, [50, 8]), tf.tensor(idx, [2, 3], 'int32')));
+  for (const [shape, reps] of [[[1, 40, 8], [8, 1, 1]], [[2, 3, 4], [2, 3, 2]], [[5], [3]], [[3, 1], [1, 7]], [[2, 2], [0, 2]]] as const) {
+    const n = shape.reduce((p, d) => p * d, 1);
+    await same(`tile ${shape} x ${reps}`, () => tf.tile(tf.tensor(emb.subarray(0, n), [...shape]), [...reps]));
+    await same(`broadcastTo int32 ${shape}`, () => tf.cast(tf.tile(tf.tensor(Int32Array.from({ length: n }, (_, i) => i), [...shape], 'int32'), [...reps]), 'float32'));
+  }
   await same('gather axis1', () => tf.gather(tf.tensor(emb, [5, 10, 8]), tf.tensor(idx.map((i) => i % 10), [6], 'int32'), 1));
   await same('gather int32', () => tf.cast(tf.gather(tf.tensor(idx, [6], 'int32'), tf.tensor([5, 0, 2], [3], 'int32')), 'float32'));
   await same('gather empty', () => tf.gather(tf.tensor(emb, [50, 8]), tf.tensor([], [0], 'int32')));
@@ -410,7 +415,7 @@ test('output recycling never overwrites visible arrays or views', { skip }, asyn
 test('the native implementations actually ran (no silent cpu fallback)', { skip }, () => {
   const st = nativeKernelStats();
   const hot = ['BatchMatMul', '_FusedMatMul', 'Softmax', 'AddN', 'GatherV2', 'UnsortedSegmentSum', 'Transpose', 'Slice',
-    'SplitV', 'Concat', 'Exp', 'Tanh', 'Erf', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Pow', 'Prelu', 'Sum', 'Mean', 'Max', 'Prod'];
+    'SplitV', 'Concat', 'Tile', 'Exp', 'Tanh', 'Erf', 'Add', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Pow', 'Prelu', 'Sum', 'Mean', 'Max', 'Prod'];
   for (const k of hot) assert.ok((st[k]?.native ?? 0) > 0, `${k} never ran natively: ${JSON.stringify(st[k])}`);
   // float32 matmuls and softmax never need the cpu kernel
   for (const k of ['BatchMatMul', '_FusedMatMul', 'Softmax']) assert.equal(st[k]?.fallback, 0, k);

@@ -18,7 +18,7 @@ import { loadAddon, type NativeAddon } from './addon.js';
 import { escape, isOwned, release } from './pool.js';
 import { addN, BINARY_KERNELS, binaryKernel, UNARY_KERNELS, unaryKernel } from './elementwise.js';
 import { batchMatMul, fusedMatMul } from './matmul.js';
-import { concat, gatherV2, slice, splitV, transpose, unsortedSegmentSum } from './movement.js';
+import { concat, gatherV2, slice, splitV, tile, transpose, unsortedSegmentSum } from './movement.js';
 import { REDUCE_KERNELS, reduceKernel, softmax } from './reduce.js';
 import type { KernelArgs, NativeKernel } from './util.js';
 import { FUSED_NATIVE_KERNELS } from './fused.js';
@@ -73,7 +73,7 @@ export function nativeKernels(): Record<string, NativeKernel> {
   const k: Record<string, NativeKernel> = {
     BatchMatMul: batchMatMul, _FusedMatMul: fusedMatMul, Softmax: softmax, AddN: addN,
     GatherV2: gatherV2, UnsortedSegmentSum: unsortedSegmentSum, Transpose: transpose,
-    Slice: slice, SplitV: splitV, Concat: concat,
+    Slice: slice, SplitV: splitV, Concat: concat, Tile: tile,
   };
   for (const [name, [op, alpha]] of Object.entries(UNARY_KERNELS)) k[name] = unaryKernel(op, alpha);
   for (const [name, [op, a, b]] of Object.entries(BINARY_KERNELS)) k[name] = binaryKernel(op, a, b);
