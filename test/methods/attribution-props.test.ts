@@ -150,6 +150,19 @@ describe('attribution properties (gpt2-tiny)', () => {
     }
   });
 
+  it('integrated gradients reads f(input) and f(baseline) from its end points when the rule has them, else runs forwards', async () => {
+    const ref = (await attribute(model, { ids, method: 'occlusion' })) as SingleAttribution; // a separate forward at the input
+    const base = { kind: 'token' as const, id: 2 };
+    const fBase = ((await attribute(model, { ids: ids.map(() => 2), target: ref.target.id, method: 'occlusion' })) as SingleAttribution).target.logprob;
+    for (const [rule, extra] of [['riemann-trapezoid', 0], ['riemann-right', 1], ['riemann-middle', 2], ['gauss-legendre', 2]] as const) {
+      const r = (await attribute(model, { ids, target: ref.target.id, method: 'integrated-gradients', rule, steps: 5, baseline: base })) as SingleAttribution;
+      assert.equal(r.info.forwardRows, 5 + extra, rule);
+      assert.ok(Math.abs(r.completeness!.fInput - ref.target.logprob) < 1e-5, `${rule} f(input) ${r.completeness!.fInput} vs ${ref.target.logprob}`);
+      assert.ok(Math.abs(r.completeness!.fBaseline - fBase) < 1e-5, `${rule} f(baseline) ${r.completeness!.fBaseline} vs ${fBase}`);
+      assert.equal(r.target.logprob, r.completeness!.fInput, rule);
+    }
+  });
+
   it('a large completeness gap carries a warning; a small one does not', async () => {
     const coarse = (await attribute(model, { ids, method: 'integrated-gradients', rule: 'riemann-left', steps: 2 })) as SingleAttribution;
     assert.ok(coarse.completeness!.relative > 0.05);

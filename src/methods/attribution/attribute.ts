@@ -86,7 +86,8 @@ export async function attribute(model: Model, req: AttributeRequest): Promise<At
   // Saliency and input x gradient run one pass at the input itself: without foils its objective
   // values are the target log-probabilities (the same forward, the same bytes), so the separate
   // forward of atInput is skipped (GPT-2-small, 64 tokens: 425 -> ~300 ms).
-  const valuesFromPass = (method === 'saliency' || method === 'input-x-gradient') && s.obj.foils.every((f) => f === null);
+  // Integrated gradients likewise reads f(input) from its alpha = 1 point when the rule has one.
+  const valuesFromPass = (method === 'saliency' || method === 'input-x-gradient' || method === 'integrated-gradients') && s.obj.foils.every((f) => f === null);
   let separateForward = !valuesFromPass;
   try {
     if (!valuesFromPass) at = await atInput(model, x, s.obj);
@@ -107,8 +108,8 @@ export async function attribute(model: Model, req: AttributeRequest): Promise<At
         const baseline = req.baseline ?? { kind: 'zero' as const };
         const base = baselineEmbeds(model, baseline, T);
         try {
-          const ig = await integratedGradients(model, s.obj, x, base, rule, steps, at!.value, pass);
-          out = { ...ig, parameters: { ...ig.parameters, baseline: describeBaseline(baseline) } };
+          const ig = await integratedGradients(model, s.obj, x, base, rule, steps, at ? at.value : null, pass);
+          out = { ...ig, parameters: { ...ig.parameters, baseline: describeBaseline(baseline) }, valuesAtInput: Float32Array.from(ig.fInput) };
           completeness = ig.completeness;
           if (baseline.kind === 'zero' && model.config.positional === 'rotary' && model.config.norm === 'rmsnorm') {
             warnings.push('the zero baseline sits on RMSNorm\'s singularity in this model (no position embeddings are added, so every point alpha * x normalises to the same vector except near alpha = 0): the integral is concentrated near 0 and no rule resolves it; use a token baseline (--baseline pad|unk|eos|<id>)');

@@ -20,7 +20,7 @@ export interface MethodOutput {
   scores: Float64Array[];
   parameters: Record<string, unknown>;
   cost: Pick<GradientPass, 'forwardRows' | 'backwardRows' | 'batchRows' | 'sharedForward'>;
-  /** Objective values [G] at the input itself, when the method's only pass ran there (saliency, input x gradient). */
+  /** Objective values [G] at the input, when the method has them anyway (saliency and input x gradient: their pass; integrated gradients: its alpha = 1 point or its own forward). */
   valuesAtInput?: Float32Array;
 }
 

@@ -17,9 +17,14 @@ import type { Completeness } from './types.js';
 /** Above this |delta| / |f(x) - f(b)| a result carries a warning. */
 export const COMPLETENESS_WARN = 0.05;
 
+/**
+ * fInput: the objective at the input, or null to take it from the interpolation point alpha = 1
+ * when the rule has one (riemann-trapezoid, riemann-right); f(baseline) likewise comes from the
+ * point alpha = 0 when there is one (as a batched PyTorch IG does), else from one more forward.
+ */
 export async function integratedGradients(
-  model: Model, obj: Objective, x: tf.Tensor3D, base: tf.Tensor3D, rule: IgRule, steps: number, fInput: readonly number[], opts: PassOptions,
-): Promise<MethodOutput & { completeness: Completeness[]; fBaseline: number[] }> {
+  model: Model, obj: Objective, x: tf.Tensor3D, base: tf.Tensor3D, rule: IgRule, steps: number, fInput: readonly number[] | null, opts: PassOptions,
+): Promise<MethodOutput & { completeness: Completeness[]; fBaseline: number[]; fInput: number[] }> {
   const [, T, C] = x.shape;
   const q = quadrature(rule, steps);
   const diff = tf.sub(x, base); // [1, T, C]
@@ -32,18 +37,30 @@ export async function integratedGradients(
       }),
     };
     const p = await gradientPass(model, obj, rows, q.weights, opts);
-    const fb = await valuePass(model, obj, { count: 1, T, C, make: () => tf.clone(base) }, opts);
+    const G = obj.positions.length;
+    // The row at alpha is b + fround(alpha) (x - b) in float32: b itself at 0, and at 1 the point
+    // b + (x - b), which is x for the zero baseline and within an ulp of it otherwise.
+    const at = (alpha: number) => q.alphas.findIndex((a) => Math.fround(a) === alpha);
+    const row = (i: number) => Array.from(p.values.subarray(i * G, i * G + G));
+    let extraForwards = 0;
+    const forward = async (t: tf.Tensor3D) => {
+      extraForwards++;
+      return Array.from((await valuePass(model, obj, { count: 1, T, C, make: () => tf.clone(t) }, opts)).values);
+    };
+    const i0 = at(0);
+    const i1 = at(1);
+    const fBaseline = i0 >= 0 ? row(i0) : await forward(base);
+    const fIn = fInput ? [...fInput] : i1 >= 0 ? row(i1) : await forward(x);
     const d = (await diff.data()) as Float32Array;
     const scores = p.sum.map((g) => positionDots(d, g, T, C));
-    const fBaseline = Array.from(fb.values);
     const completeness = scores.map((s, g) => {
       const sum = s.reduce((a, b) => a + b, 0);
-      const expected = fInput[g]! - fBaseline[g]!;
+      const expected = fIn[g]! - fBaseline[g]!;
       const delta = sum - expected;
-      return { sum, fInput: fInput[g]!, fBaseline: fBaseline[g]!, delta, relative: Math.abs(delta) / Math.max(Math.abs(expected), 1e-12) };
+      return { sum, fInput: fIn[g]!, fBaseline: fBaseline[g]!, delta, relative: Math.abs(delta) / Math.max(Math.abs(expected), 1e-12) };
     });
     const cost = costOf(p);
-    return { scores, completeness, fBaseline, parameters: { rule, steps, alphas: q.alphas, weights: q.weights }, cost: { ...cost, forwardRows: cost.forwardRows + 1 } };
+    return { scores, completeness, fBaseline, fInput: fIn, parameters: { rule, steps, alphas: q.alphas, weights: q.weights }, cost: { ...cost, forwardRows: cost.forwardRows + extraForwards } };
   } finally {
     diff.dispose();
   }
