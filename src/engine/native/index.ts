@@ -3,8 +3,10 @@
 // Purpose: NativeBackend extends MathBackendCPU (same Float32Array storage),
 // so every 'cpu' kernel is re-registered for 'native' unchanged, and the hot
 // kernels (matmul, element-wise, reductions, softmax, gather/segment-sum,
-// transpose, slice/split/concat) are replaced by calls into the Node-API addon built from
-// native/ (BLAS-backed GEMM + a small deterministic thread pool). A native
+// transpose, slice/split/concat, tile) are replaced by calls into the Node-API addon built from
+// native/ (BLAS-backed GEMM + a small deterministic thread pool). It also registers the fused
+// GPT-2 kernels named in ../fused.ts (tanh GELU, LayerNorm, biased projections), which have
+// no cpu twin. A native
 // kernel returns null for inputs it does not handle (e.g. int32), and the
 // cpu kernel runs instead. Gradients are registered per kernel name in
 // tfjs-core, so backward passes use these kernels automatically.
