@@ -4,8 +4,8 @@
 // transposes, batch broadcasting by stride 0, optional bias row) onto
 // cblas_sgemm / cblas_sgemv. OpenBLAS on Linux, Accelerate on macOS.
 // Threading: C is cut into tiles of 128 columns (or rows, whichever side is
-// longer; 384 when both sides are >= 256, where each tile re-packs the whole
-// other operand: batched IG's [512, 768] x [768, 3072] 4% faster) and the
+// longer; 384 when both sides are >= 256 and that still gives >= 6 tiles, as
+// each tile re-packs the whole other operand: batched IG 4% faster) and the
 // tiles are claimed by our own thread pool, each tile one single-threaded
 // BLAS call. On a busy machine a descheduled thread then
 // just takes fewer tiles instead of stalling a static split, and it costs
@@ -126,9 +126,11 @@ void gemm(const float* A, const float* B, float* C, int64_t batch, int64_t M, in
   }
   // Tiles of kTile columns of C (or rows when M > N); shape-only, so results
   // never depend on the thread count. Small products stay whole.
-  const int64_t kTile = M >= 256 && N >= 256 ? 384 : 128;
   const bool byCols = N >= M;
   const int64_t len = byCols ? N : M;
+  // Wider tiles re-pack the other operand less often, but only where they still make
+  // >= 6 tiles (machines with more cores than 2 need the parallelism).
+  const int64_t kTile = M >= 256 && N >= 256 && len >= 6 * 384 ? 384 : 128;
   const int64_t work = M * N * (K > 0 ? K : 1);
   const int64_t tiles = work < (int64_t(1) << 21) ? 1 : (len + kTile - 1) / kTile;
   const int64_t span = (len + tiles - 1) / tiles;
