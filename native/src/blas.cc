@@ -20,6 +20,7 @@
 // (cblas_sgemm_batch is not in OpenBLAS 0.3.21).
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "common.h"
 
@@ -113,6 +114,36 @@ void tile(const Gemm& g, int64_t bi, int64_t i0, int64_t i1, int64_t j0, int64_t
   }
 }
 
+// A few rows times a tall B (the vocabulary-sized input gradient of the
+// unembedding, [1..16, V] x [V, C]): column tiles would read B in 512-byte
+// strips of every row; instead fixed chunks of kSplitK rows of B are multiplied
+// whole (contiguous reads, one task each) into partial products that are then
+// summed in chunk order. Chunk edges depend on K only: same bytes for any
+// thread count (other bytes than one call over all of K).
+const int64_t kSplitMaxRows = 16, kSplitMinK = 16384, kSplitK = 4096;
+
+void ksplit(const Gemm& g, int64_t batch) {
+  const int64_t M = g.M, N = g.N, K = g.K, chunks = (K + kSplitK - 1) / kSplitK;
+  std::vector<float> part(size_t(batch * chunks * M * N));
+  parallel_tasks(batch * chunks, [&](int64_t t) {
+    const int64_t bi = t / chunks, c = t % chunks, k0 = c * kSplitK, kn = (k0 + kSplitK < K ? k0 + kSplitK : K) - k0;
+    const float* a = g.A + bi * g.strideA + k0;      // [M, K] row-major, columns k0..
+    const float* b = g.B + bi * g.strideB + k0 * N;  // [K, N] row-major, rows k0..
+    float* p = part.data() + size_t(t * M * N);
+    if (M == 1) cblas_sgemv(CblasRowMajor, CblasTrans, int(kn), int(N), 1.0f, b, ld(N), a, 1, 0.0f, p, 1);
+    else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(M), int(N), int(kn), 1.0f, a, ld(K), b, ld(N), 0.0f, p, ld(N));
+  });
+  for (int64_t bi = 0; bi < batch; ++bi) {
+    float* c = g.C + bi * M * N;
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) c[i * N + j] = g.bias ? g.bias[j] : 0.0f;
+    for (int64_t ch = 0; ch < chunks; ++ch) {
+      const float* p = part.data() + size_t((bi * chunks + ch) * M * N);
+      for (int64_t e = 0; e < M * N; ++e) c[e] += p[e];
+    }
+  }
+}
+
 }  // namespace
 
 void gemm(const float* A, const float* B, float* C, int64_t batch, int64_t M, int64_t N, int64_t K,
@@ -122,6 +153,10 @@ void gemm(const float* A, const float* B, float* C, int64_t batch, int64_t M, in
   if (blas_threading()) {
     pool_park();  // our workers must not spin while BLAS threads work
     for (int64_t bi = 0; bi < batch; ++bi) tile(g, bi, 0, M, 0, N);
+    return;
+  }
+  if (!transA && !transB && M <= kSplitMaxRows && K >= kSplitMinK && N >= 64) {
+    ksplit(g, batch);
     return;
   }
   // Tiles of kTile columns of C (or rows when M > N); shape-only, so results

@@ -126,6 +126,25 @@ test('BatchMatMul: GPT-2 inner sizes incl. backward transposes', { skip }, async
   }
 });
 
+test('BatchMatMul: a few rows times a tall matrix (the K-chunked path, K >= 16384)', { skip }, async () => {
+  // Own data (not the shared seeded stream, so the other tests keep theirs).
+  const wave = (n: number, f: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * f) * 2);
+  for (const [as, bs] of [[[1, 20000], [20000, 70]], [[5, 17000], [17000, 64]], [[2, 3, 16384], [16384, 64]], [[16, 16384], [16384, 64]]] as const) {
+    const av = wave(size([...as]), 0.7071);
+    const bv = wave(size([...bs]), 0.3183);
+    const mk = (abs: boolean) => () => {
+      const a = tf.tensor(av, [...as]);
+      const b = tf.tensor(bv, [...bs]);
+      return abs ? tf.matMul(tf.abs(a), tf.abs(b)) : tf.matMul(a, b);
+    };
+    await same(`matMul ${as}x${bs}`, mk(false), as[as.length - 1], mk(true));
+  }
+  // with a bias row (initialises C before the chunks are added)
+  const [av, bv, biasv] = [wave(3 * 20000, 0.11), wave(20000 * 65, 0.37), wave(65, 1.3)];
+  await same('fused matMul + bias, K-chunked', () => tf.fused.matMul({ a: tf.tensor(av, [3, 20000]), b: tf.tensor(bv, [20000, 65]), bias: tf.tensor(biasv, [65]) }), 20001,
+    () => tf.add(tf.matMul(tf.abs(tf.tensor(av, [3, 20000])), tf.abs(tf.tensor(bv, [20000, 65]))), tf.abs(tf.tensor(biasv, [65]))));
+});
+
 test('_FusedMatMul: bias shapes and activations', { skip }, async () => {
   const acts = ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'] as const;
   for (let c = 0; c < 40; c++) {
