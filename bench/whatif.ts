@@ -5,6 +5,8 @@
  *   saliency forward + backward with the stock WASM kernels (copying Identity, dY W^T through an
  *            explicit transpose), then cumulatively the two changes landed on 2026-12-03: the
  *            data-sharing Identity and the weight-on-left rule (their process-wide switches)
+ * All variants run on the XNNPACK route (setWasmMatMul), where these changes were made; llmdbg's own
+ * WASM kernel (the default since 2026-12-04) keeps neither the [C, V] copy nor packed weights.
  * Non-goals: being the implementation; the numbers size and check the changes.
  *
  *   npx tsx bench/whatif.ts [--model DIR] [--backend wasm] [--prompt-len 64] [--steps 16] [--repeats 3] [--json]
@@ -15,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { initBackend, type BackendChoice } from '../src/engine/backend.js';
 import { loadModel, type Model } from '../src/model/model.js';
 import type { KVCache } from '../src/model/forward.js';
-import { setWeightOnLeft } from '../src/engine/wasm-matmul.js';
+import { setWasmMatMul, setWeightOnLeft } from '../src/engine/wasm-matmul.js';
 import { setIdentitySharing } from '../src/engine/wasm-identity.js';
 import { BENCH_ROOT, ensureModel } from './make-model.js';
 import { cpuMs, lastJson, lastLine, memorySnapshot, promptIds, runChild, stat, type Stat } from './common.js';
@@ -87,6 +89,8 @@ interface VariantResult { part: string; variant: number; name: string; value: nu
 
 async function runVariant(part: 'decode' | 'saliency', variant: number, a: { model?: string; backend: string; T: number; steps: number; R: number }): Promise<VariantResult> {
   await initBackend(a.backend as BackendChoice);
+  // These variants are steps of the XNNPACK route (before llmdbg's own WASM kernel became the default).
+  setWasmMatMul('xnnpack');
   if (part === 'saliency') {
     setIdentitySharing(variant >= 1);
     setWeightOnLeft(variant >= 2);

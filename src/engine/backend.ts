@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { LlmdbgError } from '../errors.js';
 import { registerMissingWasmKernels } from './wasm-kernels.js';
-import { registerFastWasmMatMul } from './wasm-matmul.js';
+import { registerFastWasmMatMul, wasmMatMulRoute } from './wasm-matmul.js';
 import { registerGradients } from './gradients.js';
 import { raisePoolBudget } from './native/pool.js';
 
@@ -71,6 +71,8 @@ export async function initBackend(choice?: BackendChoice, opts: { threads?: numb
         await tf.ready();
         registerMissingWasmKernels();
         registerFastWasmMatMul();
+        const gemmError = wasmMatMulRoute().loadError;
+        if (gemmError) note = `${note ? note + '; ' : ''}llmdbg's WASM matrix kernel did not load (${gemmError}); products go through XNNPACK, which keeps a second copy of the weights`;
         current = { name: 'wasm', threads: 1, ...(note ? { note } : {}) };
         return current;
       }

@@ -19,6 +19,7 @@ import { paramsFromCheckpoint, type TensorSource } from './hf-layout.js';
 import { disposeParams, flattenParams, type Params } from './params.js';
 import { hookPoints, resolveHooks, type HookFn, type HookPoint } from './hooks.js';
 import { runForward, type ForwardInput, type ForwardOutput, type KVCache } from './forward.js';
+import { transposedProductsAreSlow } from '../engine/wasm-matmul.js';
 
 /** Host-side tensor: shape plus flat row-major float32 data. */
 export interface HostTensor {
@@ -222,10 +223,8 @@ export function loadModel(dir: string): Model {
     store.close();
   }
   const tokenizer = loadTokenizer(dir);
-  // WASM and the JS backend multiply by a transposed matrix far slower than by a plain one: keep
-  // the unembedding also as [C, V] there (one extra copy of the embedding table).
-  // LIMITATION: on WASM the weights then live in the WASM heap plus this copy; inference peaks at ~2.9x the
-  // float32 weight bytes for GPT-2 small (1392 MB), above the 1.5x + 200 MB target that the native backend meets.
-  if (tf.getBackend() !== 'native') params.wUT = tf.transpose(params.wU) as tf.Tensor2D;
+  // The CPU backend (and WASM on its XNNPACK route) multiplies by a transposed matrix far slower
+  // than by a plain one: keep the unembedding also as [C, V] there (one extra copy of the table).
+  if (transposedProductsAreSlow(tf.getBackend())) params.wUT = tf.transpose(params.wU) as tf.Tensor2D;
   return new Model(config, params, tokenizer, { dir, weightsDtype: [...dtypes].sort().join('+'), fingerprint: hash.digest('hex').slice(0, 16) });
 }

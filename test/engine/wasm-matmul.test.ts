@@ -1,16 +1,17 @@
 /**
- * The WASM BatchMatMul rules of src/engine/wasm-matmul.ts: products where "weight on the left"
- * triggers (`a b^T`, 2-D or batch-1 `b` larger than `a`) and the backward `dY W^T` it serves give
- * the same values and gradients as the CPU backend's plain kernels, free their temporaries, and
- * never leave an XNNPACK cache entry that a later product with another shape could hit.
+ * The WASM BatchMatMul of src/engine/wasm-matmul.ts on both routes (llmdbg's kernel, the default,
+ * and XNNPACK's with its rules): products where "weight on the left" triggers (`a b^T`, 2-D or
+ * batch-1 `b` larger than `a`) and the backward `dY W^T` it serves give the same values and
+ * gradients as the CPU backend's plain kernels, free their temporaries, and never leave an XNNPACK
+ * cache entry that a later product with another shape could hit.
  * Always runs on WASM (the rule exists only there), whatever LLMDBG_TEST_BACKEND says.
  */
 // test-backends: once (picks the WASM backend itself; see test/run.mjs)
 import * as assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.js';
-import { weightOnLeftApplies } from '../../src/engine/wasm-matmul.js';
+import { setWasmMatMul, weightOnLeftApplies, type WasmMatMulRoute } from '../../src/engine/wasm-matmul.js';
 import { Rng } from '../../src/engine/rng.js';
 
 const rng = new Rng(7);
@@ -35,11 +36,14 @@ function assertClose(got: Float32Array, want: Float32Array, what: string): void 
 
 const numDataIds = () => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
 
-describe('WASM matMul: weight on the left', () => {
+for (const route of ['llmdbg', 'xnnpack'] as WasmMatMulRoute[])
+describe(`WASM matMul (${route} route): weight on the left`, () => {
   before(async () => {
     await initBackend('wasm');
     assert.equal(tf.getBackend(), 'wasm');
+    setWasmMatMul(route);
   });
+  after(() => setWasmMatMul('llmdbg'));
 
   // [a shape, b shape]: every case has transposeB and triggers the rule.
   const cases: Array<[number[], number[]]> = [

@@ -25,6 +25,7 @@ import { checkEmbeddingOptions, embeddingAdversarialHook } from './embedding.js'
 import { HARDEN_ATTACKS, answersCorrect, attackRequest, attackSeed, evaluateHeldOut, type HardenAttack, type HeldOutScores } from './evaluate.js';
 import { mixExamples, randomAdvExamples } from './mix.js';
 import { HARDEN_METHODS, type HardenOptions, type HardenProgress, type HardenRecipe, type HardenResult, type RoundLog } from './types.js';
+import { transposedProductsAreSlow } from '../../engine/wasm-matmul.js';
 
 // LIMITATION: robustness is measured against the configured attacks at their budget only (a stronger or
 // different attack is not evaluated), on a small attacked sample (48 prompts by default): wide error bars.
@@ -82,7 +83,7 @@ export function checkOutDir(dir: string | undefined, overwrite: boolean | undefi
 
 /** Trained weights as a Model for attacks and evaluation (same config and tokenizer as the base). */
 function wrap(base: Model, params: Params, round: number): Model {
-  if (tf.getBackend() !== 'native') params.wUT = tf.transpose(params.wU) as tf.Tensor2D; // as loadModel does
+  if (transposedProductsAreSlow(tf.getBackend())) params.wUT = tf.transpose(params.wU) as tf.Tensor2D; // as loadModel does
   return new Model(base.config, params, base.tokenizer, { dir: base.source.dir, weightsDtype: 'F32', fingerprint: `${base.source.fingerprint}+harden-round-${round}` });
 }
 
