@@ -1,19 +1,19 @@
 /**
  * Writes benchmark models: Hugging Face folders (config.json + model.safetensors, F32) with seeded
- * random weights in the shapes of GPT-2 small/medium/large/xl and SmolLM-135M (Llama, GQA 9/3, tied).
+ * random weights in the shapes of GPT-2 small/medium/large/xl (and two larger probe shapes) and SmolLM-135M (Llama, GQA 9/3, tied).
  * Init like GPT-2's: weights normal(0, 0.02), norm weights 1, biases 0. Each tensor has its own
  * generator seeded by "<seed>:<tensor name>", so the bytes are identical on every run.
  * Non-goals: realistic weights (outputs are noise), tokenizers (the benchmarks pass ids).
  *
  *   npx tsx bench/make-model.ts [--shape gpt2-small] [--out DIR] [--seed 0] [--force]
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Rng } from '../src/engine/rng.js';
-import { writeSafetensors, type TensorToWrite } from '../src/formats/safetensors-write.js';
+import { serializeSafetensors, type TensorToWrite } from '../src/formats/safetensors-write.js';
 
 export interface Gpt2Shape { family: 'gpt2'; nLayer: number; nEmbd: number; nHead: number; vocab: number; nPositions: number }
 export interface LlamaShape { family: 'llama'; nLayer: number; hidden: number; nHead: number; nKvHead: number; intermediate: number; vocab: number; maxPositions: number }
@@ -27,6 +27,9 @@ export const SHAPES: Record<string, BenchShape> = {
   'gpt2-medium': GPT2(24, 1024, 16), // 355M
   'gpt2-large': GPT2(36, 1280, 20), // 774M
   'gpt2-xl': GPT2(48, 1600, 25), // 1.56B
+  // Larger GPT-2-shaped models (no released checkpoint) for the max-model probe on the native backend.
+  'gpt2-2.7b': GPT2(32, 2560, 32), // 2.65B, 10.6 GB float32
+  'gpt2-4.7b': GPT2(40, 3072, 32), // 4.69B, 18.8 GB float32
   'smollm-135m': { family: 'llama', nLayer: 30, hidden: 576, nHead: 9, nKvHead: 3, intermediate: 1536, vocab: 49152, maxPositions: 2048 },
 };
 
@@ -130,6 +133,38 @@ function tensorData(spec: Spec, seed: number): Float32Array {
   return normals(new Rng(`${seed}:${spec.name}`), n, 0.02);
 }
 
+/**
+ * The file writeSafetensors would write, generated one tensor at a time so that models larger than
+ * memory can be written (the 4.7B probe shape is 18.8 GB). The header comes from the library's own
+ * serializer, given placeholder views of one zero buffer as long as the largest tensor; the tensors
+ * follow in the header's offset order. Temp file + rename (no fsync: benchmark files).
+ */
+function writeStreaming(path: string, specs: Spec[], seed: number, metadata: Record<string, string>): void {
+  const numel = (spec: Spec) => spec.shape.reduce((a, b) => a * b, 1);
+  const zeros = new Uint8Array(Math.max(...specs.map(numel)) * 4);
+  const placeholders: TensorToWrite[] = specs.map((spec) => ({ name: spec.name, dtype: 'F32', shape: spec.shape, bytes: zeros.subarray(0, numel(spec) * 4) }));
+  const head = serializeSafetensors(placeholders, metadata, path)[0]!;
+  const header = JSON.parse(Buffer.from(head.subarray(8)).toString('utf8')) as Record<string, { data_offsets?: [number, number] }>;
+  const byName = new Map(specs.map((spec) => [spec.name, spec]));
+  const order = Object.keys(header).filter((k) => k !== '__metadata__').sort((a, b) => header[a]!.data_offsets![0] - header[b]!.data_offsets![0]);
+  const tmp = `${path}.partial`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeAll(fd, head);
+    for (const name of order) {
+      const data = tensorData(byName.get(name)!, seed);
+      writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let off = 0; off < bytes.byteLength; ) off += writeSync(fd, bytes, off, Math.min(bytes.byteLength - off, 1 << 30));
+}
+
 export interface MadeModel { dir: string; shape: string; parameters: number; weightBytes: number; created: boolean; ms: number }
 
 /** Writes the folder unless an identical one (same shape, seed and format) is already there. */
@@ -149,11 +184,7 @@ export async function ensureModel(shapeName: string, opts: { dir?: string; seed?
   }
   mkdirSync(dir, { recursive: true });
   rmSync(stampPath, { force: true });
-  const tensors: TensorToWrite[] = tensorSpecs(shape).map((spec) => {
-    const data = tensorData(spec, seed);
-    return { name: spec.name, dtype: 'F32', shape: spec.shape, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
-  });
-  await writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt', llmdbg_bench: `${shapeName} seed ${seed}` }, { fsync: false });
+  writeStreaming(join(dir, 'model.safetensors'), tensorSpecs(shape), seed, { format: 'pt', llmdbg_bench: `${shapeName} seed ${seed}` });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(configJson(shape), null, 2) + '\n');
   writeFileSync(stampPath, JSON.stringify(stamp) + '\n');
   return { dir, shape: shapeName, parameters, weightBytes: parameters * 4, created: true, ms: performance.now() - t0 };

@@ -114,8 +114,8 @@ describe('starting the forward pass at a later block', () => {
 describe('backend limits', () => {
   it('refuses models whose float32 weights cannot fit the WASM heap, naming the size and the way out', async () => {
     const { checkFitsBackend } = await import('../../src/model/model.js');
-    assert.doesNotThrow(() => checkFitsBackend(1.35e9, 'wasm', 'gpt2-medium'));
-    assert.doesNotThrow(() => checkFitsBackend(2.95e9, 'native', 'gpt2-large'));
-    assert.throws(() => checkFitsBackend(2.95e9, 'wasm', 'gpt2-large'), (e: unknown) => e instanceof LlmdbgError && e.code === 'model_too_large' && /2\.95 GB/.test(e.message) && /native/.test(e.hint ?? ''));
+    assert.doesNotThrow(() => checkFitsBackend(3.1e9, 'wasm', 'gpt2-large'));
+    assert.doesNotThrow(() => checkFitsBackend(6.23e9, 'native', 'gpt2-xl'));
+    assert.throws(() => checkFitsBackend(6.23e9, 'wasm', 'gpt2-xl'), (e: unknown) => e instanceof LlmdbgError && e.code === 'model_too_large' && /6\.23 GB/.test(e.message) && /native/.test(e.hint ?? ''));
   });
 });
