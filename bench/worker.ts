@@ -181,10 +181,11 @@ async function main(): Promise<void> {
     res.attributeSaliencyMs = lib.stat;
     res.check['attributeSaliencyScores'] = lib.last.scores;
   } else if (phase === 'ig') {
-    // IG costs tens of saliencies: the warm-up is a 2-step run, then one timed run
+    // The same protocol as the PyTorch baseline (bench/torch_baseline.py): one full-size warm-up
+    // run, then the median of min(R, 2) timed runs. (Until 2026-12-04 the warm-up had 2 steps, so
+    // the timed run alone paid the first touch of its ~1 GB of activations: ~10% slower.)
     const req = { ids, method: 'integrated-gradients' as const, target, steps: igSteps, rule: 'riemann-trapezoid' as const, baseline: { kind: 'zero' as const } };
-    await attribute(model, { ...req, steps: 2 });
-    const r = await timeAsync(() => attribute(model, req), 1, false);
+    const r = await timeAsync(() => attribute(model, req), Math.max(1, Math.min(R, 2)));
     res.igMs = { ...r.stat, steps: igSteps, batch: r.last.info.batchRows };
     const comp = r.last.kind === 'single' ? r.last.completeness : null;
     Object.assign(res.check, { igAttr: r.last.scores, igFInput: comp?.fInput, igFBaseline: comp?.fBaseline, igRelativeDelta: comp?.relative });
