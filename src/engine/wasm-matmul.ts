@@ -121,8 +121,10 @@ export function registerFastWasmMatMul(): void {
   if (!origCfg || !transposeCfg) return;
   installed = true;
   if (process.env['LLMDBG_WASM_MATMUL'] === 'xnnpack') route = 'xnnpack';
-  const wasmBackend = tf.findBackend('wasm') as unknown as WasmBackendLike | null;
-  if (wasmBackend) {
+  // Load the kernel now when WASM is the active backend (tf.findBackend would start initialising
+  // an inactive one, which breaks the active backend until it finishes); else on the first product.
+  if (tf.getBackend() === 'wasm') {
+    const wasmBackend = tf.backend() as unknown as WasmBackendLike;
     const loaded = wasmGemm(wasmBackend.wasm);
     if (loaded instanceof Error) loadError = loaded;
   }
