@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   }
   if (what.includes('ig')) {
     const req = { ids, method: 'integrated-gradients' as const, target, steps: Number(v['ig-steps']), rule: 'riemann-trapezoid' as const, baseline: { kind: 'zero' as const } };
-    await attribute(model, { ...req, steps: 2 }); // warm-up of the batched shapes
+    await attribute(model, req); // full-size warm-up (as bench/runtime.ts): the timed run then reuses warm memory
     reports.push(await profile(`integrated gradients ${T} tokens, ${req.steps} steps`, async () => void (await attribute(model, req)), top));
   }
   model.dispose();

@@ -40,6 +40,18 @@ export interface ForwardInput {
    */
   startLayer?: number;
   resid?: tf.Tensor3D;
+  /**
+   * Outputs only for positions >= outputsFrom (default 0): the last block computes keys and values
+   * for every position but everything after them (queries, attention output, MLP, residual) only
+   * from this position on, as do ln_final and the logits, whose rows are then T - outputsFrom.
+   * Earlier blocks run in full (later blocks need all their keys and values). ~6% of a GPT-2-small
+   * forward for one output row. Hook points of the last block from attn_scores on, and
+   * ln_final, then have T - outputsFrom positions: runForward refuses hook functions with it.
+   * Not used implicitly (say, for `logits: 'last'`): the rows it computes differ from a full run's
+   * in the last bits (products of other shapes), and a run with an observing hook must give the
+   * same bytes as one without. Attribution objectives use it (methods/attribution/objective.ts).
+   */
+  outputsFrom?: number;
 }
 
 export interface ForwardOutput {
@@ -89,16 +101,20 @@ export function* forwardSteps(c: ModelConfig, p: Params, input: ForwardInput, op
   // 2) blocks
   const kvs: LayerKV[] = [];
   const last = Math.min(c.nLayers - 1, input.stopAfterLayer ?? c.nLayers - 1);
+  const q0 = input.outputsFrom ?? 0;
+  if (!Number.isInteger(q0) || q0 < 0 || q0 >= T) throw new Error(`internal: outputsFrom ${q0} must lie in [0, ${T})`);
   for (let l = start; l <= last; l++) {
     const lp = p.layers[l]!;
     const visit = visitor(l, offset);
+    const from = l === c.nLayers - 1 ? q0 : 0; // only the last block can skip positions
     if (opts.blockScopes) tf.engine().startScope();
     try {
       resid = yield* visit('hook_resid_pre', resid);
       const h1 = (yield* visit('ln1.hook_normalized', norm(c.norm, resid, lp.ln1, c.normEps))) as tf.Tensor3D;
-      const att = yield* attention({ c, p: lp, h: h1, past: input.past?.layers[l], rope, offset, visit });
+      const att = yield* attention({ c, p: lp, h: h1, past: input.past?.layers[l], rope, offset, visit, queryFrom: from });
       kvs[l] = att.kv; // indexed by layer: entries below startLayer stay empty
       const attnOut = yield* visit('hook_attn_out', att.out);
+      if (from > 0) resid = tf.slice(resid, [0, from, 0], [B, T - from, c.dModel]); // [B, T - from, C]
       resid = yield* visit('hook_resid_mid', tf.add(resid, attnOut));
       const h2 = (yield* visit('ln2.hook_normalized', norm(c.norm, resid, lp.ln2, c.normEps))) as tf.Tensor3D;
       const mlpOut = yield* visit('hook_mlp_out', yield* mlp(c, lp, h2, visit));
@@ -115,7 +131,8 @@ export function* forwardSteps(c: ModelConfig, p: Params, input: ForwardInput, op
   const final = yield* top('ln_final.hook_normalized', norm(c.norm, resid, p.lnF, c.normEps));
   const which = input.logits ?? 'all';
   if (which === 'none') return { logits: null, kv };
-  const rows = which === 'last' ? tf.slice(final, [0, T - 1, 0], [B, 1, c.dModel]) : final;
+  const Tf = T - (last === c.nLayers - 1 ? q0 : 0); // rows of `final`
+  const rows = which === 'last' && Tf > 1 ? tf.slice(final, [0, Tf - 1, 0], [B, 1, c.dModel]) : final;
   const Tl = rows.shape[1]!;
   const flat = tf.reshape(rows, [B * Tl, c.dModel]);
   let logits = p.wUT ? tf.matMul(flat, p.wUT) : tf.matMul(flat, p.wU, false, true); // [B Tl, V]
@@ -135,6 +152,7 @@ export interface RunHooks {
 export function runForward(c: ModelConfig, p: Params, input: ForwardInput, hooks: RunHooks = {}): ForwardOutput {
   // Without hooks nothing can hold a block's intermediates, so each block frees them as it ends.
   const plain = !hooks.fns?.size && !(hooks.cache?.size && hooks.cacheOut);
+  if (input.outputsFrom && hooks.fns?.size) throw new Error('internal: outputsFrom cannot be combined with hook functions');
   const gen = forwardSteps(c, p, input, { blockScopes: plain });
   let step = gen.next();
   while (!step.done) {

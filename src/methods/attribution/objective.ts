@@ -23,9 +23,11 @@ const FINAL = 'ln_final.hook_normalized';
 export function positionLogProbs(model: Model, embeds: tf.Tensor3D, positions: readonly number[]): tf.Tensor3D {
   const [n] = embeds.shape;
   const C = model.config.dModel;
-  const out = model.forward({ embeds }, { logits: 'none', cache: [FINAL] });
-  const final = out.cache[FINAL]! as tf.Tensor3D; // [n, T, C]
-  const rows = tf.gather(final, tf.tensor1d(positions as number[], 'int32'), 1); // [n, G, C]
+  // The last block and ln_final run only from the earliest objective position on (forward.ts).
+  const from = Math.min(...positions);
+  const out = model.forward({ embeds, outputsFrom: from }, { logits: 'none', cache: [FINAL] });
+  const final = out.cache[FINAL]! as tf.Tensor3D; // [n, T - from, C]
+  const rows = tf.gather(final, tf.tensor1d(positions.map((q) => q - from), 'int32'), 1); // [n, G, C]
   const G = positions.length;
   const flat = tf.reshape(rows, [n * G, C]);
   const p = model.params;

@@ -43,6 +43,12 @@ export interface AttentionInput {
   rope?: { cos: tf.Tensor2D; sin: tf.Tensor2D };
   offset: number;
   visit: Visit;
+  /**
+   * Queries only from this position on (default 0): keys and values still cover every position,
+   * but scores, pattern, z and the output have T - queryFrom rows. For the last block when only
+   * late positions' outputs are needed (forward.ts `outputsFrom`).
+   */
+  queryFrom?: number;
 }
 
 export function* attention(a: AttentionInput): Generator<HookEvent, { out: tf.Tensor3D; kv: LayerKV }, tf.Tensor | void> {
@@ -78,21 +84,24 @@ export function* attention(a: AttentionInput): Generator<HookEvent, { out: tf.Te
   const S = kAll.shape[2];
 
   // 4) scores: group the G query heads of each kv head so keys are used as stored
-  const qg = tf.reshape(tf.transpose(q, [0, 2, 1, 3]), [B, K, G * T, D]); // [B, K, G T, D]
-  const raw = tf.matMul(qg, kAll, false, true); // [B, K, G T, S]
-  const scaled = tf.mul(tf.reshape(raw, [B, H, T, S]), 1 / Math.sqrt(D));
-  const mask = causalMask(T, S, a.offset, c.slidingWindow);
-  const masked = tf.add(tf.mul(scaled, mask.keep), mask.fill); // [B, H, T, S]
+  const q0 = a.queryFrom ?? 0;
+  const Tq = T - q0; // query rows
+  if (q0 > 0) q = tf.slice(q, [0, q0, 0, 0], [B, Tq, H, D]);
+  const qg = tf.reshape(tf.transpose(q, [0, 2, 1, 3]), [B, K, G * Tq, D]); // [B, K, G Tq, D]
+  const raw = tf.matMul(qg, kAll, false, true); // [B, K, G Tq, S]
+  const scaled = tf.mul(tf.reshape(raw, [B, H, Tq, S]), 1 / Math.sqrt(D));
+  const mask = causalMask(Tq, S, a.offset + q0, c.slidingWindow);
+  const masked = tf.add(tf.mul(scaled, mask.keep), mask.fill); // [B, H, Tq, S]
   const scores = yield* visit('attn.hook_attn_scores', masked);
   const pattern = yield* visit('attn.hook_pattern', tf.softmax(scores, -1));
 
   // 5) weighted values per head
-  const pg = tf.reshape(pattern, [B, K, G * T, S]);
-  const zg = tf.matMul(pg, vAll); // [B, K, G T, D]
-  const zHeads = tf.transpose(tf.reshape(zg, [B, H, T, D]), [0, 2, 1, 3]); // [B, T, H, D]
+  const pg = tf.reshape(pattern, [B, K, G * Tq, S]);
+  const zg = tf.matMul(pg, vAll); // [B, K, G Tq, D]
+  const zHeads = tf.transpose(tf.reshape(zg, [B, H, Tq, D]), [0, 2, 1, 3]); // [B, Tq, H, D]
   const z = yield* visit('attn.hook_z', zHeads);
 
   // 6) output projection
-  const out = linear(tf.reshape(z, [B * T, H * D]), p.wO, p.bO); // [B T, C]
-  return { out: tf.reshape(out, [B, T, c.dModel]) as tf.Tensor3D, kv: { k: kAll, v: vAll } };
+  const out = linear(tf.reshape(z, [B * Tq, H * D]), p.wO, p.bO); // [B Tq, C]
+  return { out: tf.reshape(out, [B, Tq, c.dModel]) as tf.Tensor3D, kv: { k: kAll, v: vAll } };
 }
