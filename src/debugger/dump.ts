@@ -116,6 +116,9 @@ export async function recordDump(model: Model, ids: readonly number[], o: Record
   };
 }
 
+/** The array's own bytes (a view of a larger buffer, as native arrays are, is not widened to it). */
+const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
 /** Writes a recording into folder `dir` (created if needed); returns the final manifest. */
 export async function writeDump(dir: string, rec: DumpRecording): Promise<DumpManifest> {
   try {
@@ -124,7 +127,7 @@ export async function writeDump(dir: string, rec: DumpRecording): Promise<DumpMa
     throw new LlmdbgError('write_failed', `${dir}: cannot create the dump folder (${(e as Error).message})`, { cause: e, hint: 'choose a writable --out folder' });
   }
   const tensorsPath = nodePath.join(dir, TENSORS_FILE);
-  const list = rec.manifest.tensors.map((e) => ({ name: e.key, dtype: 'F32' as const, shape: e.shape, bytes: new Uint8Array(rec.data.get(e.key)!.buffer.slice(0)) }));
+  const list = rec.manifest.tensors.map((e) => ({ name: e.key, dtype: 'F32' as const, shape: e.shape, bytes: bytesOf(rec.data.get(e.key)!) }));
   await writeSafetensors(tensorsPath, list, { format: DUMP_FORMAT });
   const file = await sha256File(tensorsPath);
   const manifest: DumpManifest = { ...rec.manifest, createdAt: new Date().toISOString(), tensorsFile: { name: TENSORS_FILE, ...file } };

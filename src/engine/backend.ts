@@ -12,7 +12,7 @@ import { LlmdbgError } from '../errors.js';
 import { registerMissingWasmKernels } from './wasm-kernels.js';
 import { registerFastWasmMatMul, wasmMatMulRoute } from './wasm-matmul.js';
 import { registerGradients } from './gradients.js';
-import { raisePoolBudget } from './native/pool.js';
+import { raisePoolBudget, uninitialisedF32 } from './native/pool.js';
 
 export const BACKENDS = ['auto', 'native', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
@@ -97,6 +97,15 @@ export function backendInfo(): BackendInfo | null {
  * 192 MiB, instead of 48; the others keep none).
  * Returns a function that restores the default. Numerics are unchanged; only allocation is.
  */
+/**
+ * An allocator for host float32 arrays that will become tensor data (model loading), placing them
+ * where the active backend's kernels read them fastest (native: 64-byte aligned, uninitialised),
+ * or undefined for a plain Float32Array.
+ */
+export function hostArrayAllocator(): ((count: number) => Float32Array) | undefined {
+  return current?.name === 'native' && tf.getBackend() === 'native' ? uninitialisedF32 : undefined;
+}
+
 export function recycleForRepeatedShapes(bytes = 192 * 2 ** 20): () => void {
   return raisePoolBudget(bytes);
 }

@@ -110,16 +110,19 @@ export const HOST_LITTLE_ENDIAN = LITTLE_ENDIAN;
  * the result's upper half and are widened in place in one forward pass (no temporary array).
  * Other dtypes and big-endian hosts go through a temporary byte array and `decodeToFloat32`.
  * The destination is always a fresh, aligned buffer, so the source's byte offset does not matter.
+ * `alloc` supplies that destination (default: a zeroed Float32Array); a compute backend may pass one
+ * that places arrays where its kernels read them fastest. Its contents may be arbitrary: every
+ * element is written.
  */
-export function readAsFloat32(dtype: Dtype, count: number, fill: (dest: Uint8Array) => void): Float32Array {
+export function readAsFloat32(dtype: Dtype, count: number, fill: (dest: Uint8Array) => void, alloc: (count: number) => Float32Array = (n) => new Float32Array(n)): Float32Array {
   if (LITTLE_ENDIAN && dtype === 'F32') {
-    const out = new Float32Array(count);
-    fill(new Uint8Array(out.buffer, 0, 4 * count));
+    const out = alloc(count);
+    fill(new Uint8Array(out.buffer, out.byteOffset, 4 * count));
     return out;
   }
   if (LITTLE_ENDIAN && (dtype === 'F16' || dtype === 'BF16')) {
-    const out = new Float32Array(count);
-    fill(new Uint8Array(out.buffer, 2 * count, 2 * count));
+    const out = alloc(count);
+    fill(new Uint8Array(out.buffer, out.byteOffset + 2 * count, 2 * count));
     widenHalfInPlace(dtype, out);
     return out;
   }

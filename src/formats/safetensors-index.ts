@@ -132,7 +132,7 @@ export function openSafetensorsIndex(dirOrIndex: string): SafetensorsIndex {
     names: () => [...weightMap.keys()],
     has: (name) => weightMap.has(name),
     info: (name) => fileOf(name).info(name),
-    read: (name) => fileOf(name).read(name),
+    read: (name, alloc) => fileOf(name).read(name, alloc),
     raw: (name) => fileOf(name).raw(name),
     shardOf: (name) => (fileOf(name), weightMap.get(name)!),
     shards: () => [...files.keys()],

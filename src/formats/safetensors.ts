@@ -32,7 +32,8 @@ export interface TensorStore {
   has(name: string): boolean;
   /** dtype, shape and byte range; throws `tensor_not_found` with close names. */
   info(name: string): SafetensorsTensorInfo;
-  read(name: string): SafetensorsTensor;
+  /** Widened to float32; `alloc` supplies the destination array (see readAsFloat32). */
+  read(name: string, alloc?: (count: number) => Float32Array): SafetensorsTensor;
   /** The stored little-endian bytes, copied. */
   raw(name: string): Uint8Array;
   close(): void;
@@ -150,10 +151,10 @@ function makeFile(src: ByteSource, label: string, header: SafetensorsHeader): Sa
     has: (name) => header.tensors.has(name),
     info,
     raw,
-    read(name) {
+    read(name, alloc) {
       const t = info(name);
       // One copy for F32: the positioned read lands in the array that becomes the tensor's data.
-      return { dtype: t.dtype, shape: [...t.shape], data: readAsFloat32(t.dtype, t.numel, (dest) => src.readInto(t.fileOffset, dest)) };
+      return { dtype: t.dtype, shape: [...t.shape], data: readAsFloat32(t.dtype, t.numel, (dest) => src.readInto(t.fileOffset, dest), alloc) };
     },
     close: () => src.close(),
   };

@@ -20,6 +20,7 @@ import { disposeParams, flattenParams, type Params } from './params.js';
 import { hookPoints, resolveHooks, type HookFn, type HookPoint } from './hooks.js';
 import { runForward, type ForwardInput, type ForwardOutput, type KVCache } from './forward.js';
 import { transposedProductsAreSlow } from '../engine/wasm-matmul.js';
+import { hostArrayAllocator } from '../engine/backend.js';
 
 /** Host-side tensor: shape plus flat row-major float32 data. */
 export interface HostTensor {
@@ -192,7 +193,7 @@ function storeSource(store: TensorStore, label: string): TensorSource {
     label,
     names: () => store.names(),
     read: (name) => {
-      const t = store.read(name);
+      const t = store.read(name, hostArrayAllocator()); // where the backend's kernels read fastest
       return { shape: [...t.shape], data: t.data };
     },
   };

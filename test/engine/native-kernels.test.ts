@@ -439,3 +439,22 @@ test('the native implementations actually ran (no silent cpu fallback)', { skip 
   // float32 matmuls and softmax never need the cpu kernel
   for (const k of ['BatchMatMul', '_FusedMatMul', 'Softmax']) assert.equal(st[k]?.fallback, 0, k);
 });
+
+test('large arrays are stored 64-byte aligned; reads return compact copies of views', { skip }, async () => {
+  await tf.setBackend('native');
+  const { loadAddon } = await import('../../src/engine/native/addon.js');
+  const loaded = loadAddon();
+  assert.ok(!('error' in loaded));
+  const addon = loaded.addon;
+  const backend = tf.backend() as unknown as { data: { get(id: object): { values: Float32Array } } };
+  const n = 40000;
+  const w = tf.tensor1d(data(n)); // written by the user: copied to an aligned array if needed
+  const y = tf.add(tf.mul(w, 2), 1); // kernel outputs come from the pool
+  for (const t of [w, y]) assert.equal(addon.misalignment(backend.data.get(t.dataId).values), 0, 'stored data must start on a 64-byte boundary');
+  const read = y.dataSync() as Float32Array;
+  assert.equal(read.byteOffset, 0);
+  assert.equal(read.buffer.byteLength, 4 * n, 'a read must not expose the rest of an aligned buffer');
+  const wv = w.dataSync() as Float32Array;
+  for (const i of [0, 1, n - 1]) assert.equal(read[i], Math.fround(Math.fround(wv[i]! * 2) + 1));
+  tf.dispose([w, y]);
+});

@@ -25,6 +25,9 @@ import { initParams } from '../../src/model/init.js';
 import { batchGradients } from '../../src/train/step.js';
 import { disposeTrainable, makeTrainable } from '../../src/train/trainable.js';
 
+/** A copy of the array's own bytes (native arrays may be views into a larger, aligned buffer). */
+const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).subarray().slice();
+
 const root = mkdtempSync(join(tmpdir(), 'llmdbg-train-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
@@ -37,7 +40,7 @@ before(async () => {
 /** All final weights as one byte string per parameter. */
 function bytes(r: TrainResult): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
-  for (const [k, t] of flattenParams(r.params)) out.set(k, Buffer.from((t.dataSync() as Float32Array).buffer.slice(0)));
+  for (const [k, t] of flattenParams(r.params)) out.set(k, bytesOf(t.dataSync() as Float32Array));
   return out;
 }
 
@@ -103,7 +106,7 @@ describe('train()', () => {
     assert.equal(r2.history.length, 6, 'history continues across the resume');
     // the final model folder loads and holds the same weights
     const m = loadModel(join(dir, 'final'));
-    for (const [k, t] of flattenParams(m.params)) assert.deepEqual(Buffer.from((t.dataSync() as Float32Array).buffer.slice(0)), ref.get(k));
+    for (const [k, t] of flattenParams(m.params)) assert.deepEqual(bytesOf(t.dataSync() as Float32Array), ref.get(k));
     m.dispose();
     disposeParams(r2.params);
   });

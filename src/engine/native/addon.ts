@@ -46,6 +46,8 @@ export interface NativeAddon {
   geluTanhGrad(x: F32, dy: F32, dx: F32): void;
   layerNorm(x: F32, w: F32, b: F32 | null, y: F32, rows: number, n: number, eps: number): void;
   layerNormGrad(x: F32, w: F32, dy: F32, dx: F32 | null, dw: F32 | null, db: F32 | null, rows: number, n: number, eps: number): void;
+  /** Address of the first element modulo 64 (pool.ts aligns large arrays with it). */
+  misalignment(x: Word): number;
 }
 
 /** Directory of the llmdbg package (the one holding native/). */

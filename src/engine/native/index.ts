@@ -17,7 +17,7 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { loadAddon, type NativeAddon } from './addon.js';
-import { escape, isOwned, release } from './pool.js';
+import { alignedF32, escape, isOwned, release } from './pool.js';
 import { addN, BINARY_KERNELS, binaryKernel, UNARY_KERNELS, unaryKernel } from './elementwise.js';
 import { batchMatMul, fusedMatMul } from './matmul.js';
 import { concat, gatherV2, slice, splitV, tile, transpose, unsortedSegmentSum } from './movement.js';
@@ -43,8 +43,17 @@ export class NativeBackend extends MathBackendCPU {
     (this as unknown as { firstUse: boolean }).firstUse = false;
   }
 
+  /** Large float32 data is stored 64-byte aligned (copied if it is not), as GEMMs read it faster. */
+  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): tf.DataId {
+    return super.write(values instanceof Float32Array ? alignedF32(values) : values, shape, dtype);
+  }
+
   override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
-    if (this.data.has(dataId)) escape(this.data.get(dataId)?.values);
+    const v = this.data.has(dataId) ? this.data.get(dataId)?.values : undefined;
+    // A view into a larger buffer (64-byte aligned arrays, zero-copy slices) is returned as a compact
+    // copy: callers may take its `.buffer`, and the stored array stays recyclable.
+    if (v instanceof Float32Array && (v.byteOffset !== 0 || v.buffer.byteLength !== v.byteLength)) return v.slice();
+    escape(v);
     return super.readSync(dataId);
   }
 
