@@ -331,6 +331,29 @@ napi_value Copy(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// adamw(p, g, m, v, pOut, mOut, vOut, decay, c, b1, 1-b1, b2, 1-b2, bc2, eps, step)
+napi_value AdamW(napi_env env, napi_callback_info info) {
+  Args g(env, info);
+  int64_t l[7];
+  float* a[7];
+  for (int k = 0; k < 7; ++k) a[k] = g.f32(size_t(k), &l[k]);
+  AdamWScalars s;
+  s.decay = g.flag(7);
+  s.c = float(g.f64(8));
+  s.b1 = float(g.f64(9));
+  s.omb1 = float(g.f64(10));
+  s.b2 = float(g.f64(11));
+  s.omb2 = float(g.f64(12));
+  s.bc2 = float(g.f64(13));
+  s.eps = float(g.f64(14));
+  s.step = float(g.f64(15));
+  if (g.failed) return nullptr;
+  for (int k = 1; k < 7; ++k)
+    if (l[k] != l[0]) return g.fail("adamw: arrays of different lengths"), nullptr;
+  adamw(a[0], a[1], a[2], a[3], a[4], a[5], a[6], l[0], s);
+  return undef(env);
+}
+
 // misalignment(x): the address of x's first element modulo 64. OpenBLAS packs a
 // right-hand operand ~10% slower when it is not 64-byte aligned (malloc gives
 // 16), so the pool and the backend's write() place large arrays at aligned offsets.
@@ -409,7 +432,7 @@ napi_value Init(napi_env env, napi_value exports) {
              {"softmax", Softmax},   {"gather", Gather},         {"segmentSum", SegmentSum},
              {"transpose", Transpose}, {"slice", Slice},         {"concat", Concat},
              {"copy", Copy},         {"geluTanh", GeluTanh},     {"geluTanhGrad", GeluTanhGrad},
-             {"layerNorm", LayerNorm}, {"layerNormGrad", LayerNormGrad}, {"misalignment", Misalignment}};
+             {"layerNorm", LayerNorm}, {"layerNormGrad", LayerNormGrad}, {"misalignment", Misalignment}, {"adamw", AdamW}};
   for (auto& f : fns) {
     napi_value fn;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);

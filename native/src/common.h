@@ -110,6 +110,13 @@ bool binary(int op, const float* a, const int64_t* aShape, int aRank, const floa
 // y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) and its derivative times dy.
 void gelu_tanh(const float* x, float* y, int64_t n);
 void gelu_tanh_grad(const float* x, const float* dy, float* dx, int64_t n);
+// The float32 constants of one AdamW step (see fused.cc adamw).
+struct AdamWScalars {
+  bool decay;
+  float c, b1, omb1, b2, omb2, bc2, eps, step;
+};
+void adamw(const float* p, const float* g, const float* m, const float* v, float* po, float* mo, float* vo, int64_t n,
+           const AdamWScalars& s);
 // LayerNorm over the last axis of [rows, n] (biased variance); b may be null.
 void layer_norm(const float* x, const float* w, const float* b, float* y, int64_t rows, int64_t n, float eps);
 // dx [rows, n]; dw, db [n]; any of the three may be null (not computed).

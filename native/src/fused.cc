@@ -12,6 +12,7 @@
 // operations that does not depend on the thread count: rows (LayerNorm) or
 // elements (GELU) are independent, and the parameter gradients dw/db are summed
 // per column over the rows in order.
+// Also one AdamW step per parameter (bit for bit the composite of src/train/adamw.ts).
 // Non-goals: other activations or RMSNorm (the Llama family keeps composites,
 // which keeps the bundled demo model's training bytes unchanged); fp16.
 #include <cmath>
@@ -166,6 +167,36 @@ void layer_norm_grad(const float* x, const float* w, const float* dy, float* dx,
     const int64_t j0 = whole ? 0 : t * kCols, j1 = whole ? n : (j0 + kCols < n ? j0 + kCols : n);
     ln_param_cols(x, dy, st, dw, db, rows, n, j0, j1);
   });
+}
+
+// One AdamW step for one parameter, element by element, with the float32
+// operations of src/train/adamw.ts's composite in the same order (each one
+// rounded: the build is ISO C++, so no fused multiply-add contraction), so the
+// weights come out bit for bit as the composite's:
+//   p' = (decay ? p * c : p) - (m' / (sqrt(v') / bc2 + eps)) * step
+//   m' = m * b1 + g * (1 - b1),  v' = v * b2 + (g * g) * (1 - b2)
+static void adamw_range(const float* __restrict p, const float* __restrict g, const float* __restrict m,
+                        const float* __restrict v, float* __restrict po, float* __restrict mo, float* __restrict vo,
+                        int64_t n, const AdamWScalars& s) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i];
+    const float dec = s.decay ? p[i] * s.c : p[i];
+    const float t1 = m[i] * s.b1, t2 = gi * s.omb1;
+    const float mi = t1 + t2;
+    const float gg = gi * gi;
+    const float t3 = v[i] * s.b2, t4 = gg * s.omb2;
+    const float vi = t3 + t4;
+    const float den = std::sqrt(vi) / s.bc2 + s.eps;
+    const float upd = (mi / den) * s.step;
+    po[i] = dec - upd;
+    mo[i] = mi;
+    vo[i] = vi;
+  }
+}
+
+void adamw(const float* p, const float* g, const float* m, const float* v, float* po, float* mo, float* vo, int64_t n,
+           const AdamWScalars& s) {
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { adamw_range(p + b, g + b, m + b, v + b, po + b, mo + b, vo + b, e - b, s); });
 }
 
 }  // namespace llmdbg

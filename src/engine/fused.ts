@@ -26,6 +26,13 @@ export const FusedKernel = {
   LayerNorm: 'LlmdbgLayerNorm',
   /** inputs {x, w, dy}, attrs {eps, output: 'dx' | 'dw' | 'db'}: one gradient of LayerNorm */
   LayerNormGrad: 'LlmdbgLayerNormGrad',
+  /**
+   * inputs {p, g, m, v}, attrs {decay, c, b1, omb1, b2, omb2, bc2, eps, step}: one AdamW step,
+   * outputs [p', m', v'] with m' = m b1 + g omb1, v' = v b2 + g^2 omb2,
+   * p' = (decay ? p c : p) - m' / (sqrt(v') / bc2 + eps) step, each operation rounded to float32 in
+   * that order (bit for bit the composite in src/train/adamw.ts).
+   */
+  AdamW: 'LlmdbgAdamW',
 } as const;
 
 let enabled = process.env.LLMDBG_FUSED !== '0';
@@ -74,6 +81,14 @@ function lnGrad(x: tf.Tensor, w: tf.Tensor, dy: tf.Tensor, eps: number, output: 
 }
 
 /** Registers the gradients of the fused kernels (once; no-op for names that already have one). */
+/** The float32 constants of one AdamW step (see FusedKernel.AdamW). */
+export interface AdamWConstants { decay: boolean; c: number; b1: number; omb1: number; b2: number; omb2: number; bc2: number; eps: number; step: number }
+
+/** One AdamW step as one kernel: [p', m', v'] (call only when hasFused(FusedKernel.AdamW)). */
+export function fusedAdamW(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, k: AdamWConstants): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  return tf.engine().runKernel(FusedKernel.AdamW, { p, g, m, v }, k as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
+
 export function registerFusedGradients(): void {
   if (!tf.getGradient('_FusedMatMul')) {
     // Only the form `linear` creates (tfjs' own tf.fused.matMul carries a customGrad instead).

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { LlmdbgError } from '../errors.js';
+import { FusedKernel, fusedAdamW, hasFused } from '../engine/fused.js';
 
 export interface AdamWOptions {
   beta1: number;
@@ -53,12 +54,21 @@ export class AdamW {
     const t = this.step;
     const stepSize = lr / (1 - beta1 ** t);
     const bc2Sqrt = Math.sqrt(1 - beta2 ** t);
+    const fused = hasFused(FusedKernel.AdamW);
     tf.tidy(() => {
       for (const [name, p] of this.params) {
         const g = grads[name];
         if (!g) continue;
         const mv = this.m.get(name)!;
         const vv = this.v.get(name)!;
+        if (fused) {
+          // One kernel, the same float32 operations in the same order as below (bit for bit).
+          const [np, nm, nv] = fusedAdamW(p, g, mv, vv, { decay: weightDecay > 0 && this.decay.has(name), c: 1 - lr * weightDecay, b1: beta1, omb1: 1 - beta1, b2: beta2, omb2: 1 - beta2, bc2: bc2Sqrt, eps, step: stepSize });
+          p.assign(np);
+          mv.assign(nm);
+          vv.assign(nv);
+          continue;
+        }
         const decayed = weightDecay > 0 && this.decay.has(name) ? tf.mul(p, 1 - lr * weightDecay) : p;
         const m = tf.add(tf.mul(mv, beta1), tf.mul(g, 1 - beta1));
         const v = tf.add(tf.mul(vv, beta2), tf.mul(tf.mul(g, g), 1 - beta2));

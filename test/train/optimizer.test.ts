@@ -15,6 +15,7 @@ import { maskedCrossEntropy } from '../../src/train/loss.js';
 import { checkSchedule, lrAt } from '../../src/train/schedule.js';
 import { decayNames } from '../../src/train/trainable.js';
 import { registerGradients } from '../../src/engine/gradients.js';
+import { setFusedEnabled } from '../../src/engine/fused.js';
 import { LlmdbgError } from '../../src/errors.js';
 
 before(async () => {
@@ -49,6 +50,28 @@ describe('AdamW', () => {
     assert.equal(opt.step, 3);
     opt.dispose();
     p.dispose();
+  });
+
+  it('the fused kernel (native) gives the composite tf ops\' bytes: four steps, decay on and off', () => {
+    const n = 50003; // several threads' chunks and a ragged end
+    const rand = (seed: number) => tf.randomNormal([n], 0, 1, 'float32', seed);
+    const run = (fusedOn: boolean) => {
+      setFusedEnabled(fusedOn);
+      try {
+        const a = tf.variable(rand(1), true, `adamw-fused-a-${fusedOn}`);
+        const b = tf.variable(rand(2), true, `adamw-fused-b-${fusedOn}`);
+        const opt = new AdamW(new Map([['a', a], ['b', b]]), new Set(['a']), { weightDecay: 0.1 });
+        for (let s = 0; s < 4; s++) tf.tidy(() => opt.update({ a: rand(10 + s), b: rand(20 + s) }, 1e-2 * (s + 1)));
+        const out = [a, b].map((t) => Buffer.from((t.dataSync() as Float32Array).slice().buffer));
+        opt.dispose();
+        tf.dispose([a, b]);
+        return out;
+      } finally {
+        setFusedEnabled(true);
+      }
+    };
+    const [composite, fused] = [run(false), run(true)];
+    assert.ok(composite[0]!.equals(fused[0]!) && composite[1]!.equals(fused[1]!), 'fused AdamW must be bit-identical to the composite');
   });
 
   it('no decay outside the decay set; a parameter without a gradient is skipped', () => {

@@ -74,10 +74,23 @@ const layerNormGrad: Impl = (addon, { inputs, backend, attrs }) => {
   return backend.makeTensorInfo([n], 'float32', d);
 };
 
+const adamW: Impl = (addon, { inputs, backend, attrs }) => {
+  const k = FusedKernel.AdamW;
+  const [p, g, m, v] = (['p', 'g', 'm', 'v'] as const).map((n) => values(backend, inputs[n], k, n));
+  const n = p!.length;
+  if (g!.length !== n || m!.length !== n || v!.length !== n) throw new Error(`${k}: p, g, m and v must have the same size`);
+  const [po, mo, vo] = [allocF32(n), allocF32(n), allocF32(n)];
+  const a = attrs as unknown as { decay: boolean; c: number; b1: number; omb1: number; b2: number; omb2: number; bc2: number; eps: number; step: number };
+  addon.adamw(p!, g!, m!, v!, po, mo, vo, a.decay, a.c, a.b1, a.omb1, a.b2, a.omb2, a.bc2, a.eps, a.step);
+  const shape = inputs.p!.shape;
+  return [backend.makeTensorInfo(shape, 'float32', po), backend.makeTensorInfo(shape, 'float32', mo), backend.makeTensorInfo(shape, 'float32', vo)];
+};
+
 /** Fused kernel name -> native implementation. */
 export const FUSED_NATIVE_KERNELS: Record<string, Impl> = {
   [FusedKernel.GeluTanh]: geluTanh,
   [FusedKernel.GeluTanhGrad]: geluTanhGrad,
   [FusedKernel.LayerNorm]: layerNorm,
   [FusedKernel.LayerNormGrad]: layerNormGrad,
+  [FusedKernel.AdamW]: adamW,
 };
