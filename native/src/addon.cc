@@ -354,6 +354,23 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// rope(x, cos, sin, y, B, T, N, D, grad): forward, or (grad) the input gradient with x = dy
+napi_value Rope(napi_env env, napi_callback_info info) {
+  Args g(env, info);
+  int64_t lx, lc, ls, ly;
+  float* x = g.f32(0, &lx);
+  float* c = g.f32(1, &lc);
+  float* s = g.f32(2, &ls);
+  float* y = g.f32(3, &ly);
+  int64_t B = g.i64(4), T = g.i64(5), N = g.i64(6), D = g.i64(7);
+  bool grad = g.flag(8);
+  if (g.failed) return nullptr;
+  if (B < 0 || T < 0 || N < 0 || D < 0 || D % 2 != 0 || lx < B * T * N * D || ly < B * T * N * D || lc < T * D || ls < T * D)
+    return g.fail("rope: bad sizes"), nullptr;
+  rope(x, c, s, y, B, T, N, D, grad);
+  return undef(env);
+}
+
 // misalignment(x): the address of x's first element modulo 64. OpenBLAS packs a
 // right-hand operand ~10% slower when it is not 64-byte aligned (malloc gives
 // 16), so the pool and the backend's write() place large arrays at aligned offsets.
@@ -432,7 +449,7 @@ napi_value Init(napi_env env, napi_value exports) {
              {"softmax", Softmax},   {"gather", Gather},         {"segmentSum", SegmentSum},
              {"transpose", Transpose}, {"slice", Slice},         {"concat", Concat},
              {"copy", Copy},         {"geluTanh", GeluTanh},     {"geluTanhGrad", GeluTanhGrad},
-             {"layerNorm", LayerNorm}, {"layerNormGrad", LayerNormGrad}, {"misalignment", Misalignment}, {"adamw", AdamW}};
+             {"layerNorm", LayerNorm}, {"layerNormGrad", LayerNormGrad}, {"misalignment", Misalignment}, {"adamw", AdamW}, {"rope", Rope}};
   for (auto& f : fns) {
     napi_value fn;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);

@@ -110,6 +110,8 @@ bool binary(int op, const float* a, const int64_t* aShape, int aRank, const floa
 // y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) and its derivative times dy.
 void gelu_tanh(const float* x, float* y, int64_t n);
 void gelu_tanh_grad(const float* x, const float* dy, float* dx, int64_t n);
+void rope(const float* x, const float* cs, const float* sn, float* y, int64_t B, int64_t T, int64_t N, int64_t D,
+          bool grad);
 // The float32 constants of one AdamW step (see fused.cc adamw).
 struct AdamWScalars {
   bool decay;

@@ -12,9 +12,11 @@
 // operations that does not depend on the thread count: rows (LayerNorm) or
 // elements (GELU) are independent, and the parameter gradients dw/db are summed
 // per column over the rows in order.
-// Also one AdamW step per parameter (bit for bit the composite of src/train/adamw.ts).
-// Non-goals: other activations or RMSNorm (the Llama family keeps composites,
-// which keeps the bundled demo model's training bytes unchanged); fp16.
+// Also one AdamW step per parameter and rotary embeddings forward and backward:
+// these two reproduce their composites (src/train/adamw.ts, src/model/layers/rope.ts)
+// bit for bit, so the bundled Llama-shaped demo model trains to the same bytes.
+// Non-goals: other activations or RMSNorm (the Llama family keeps that composite);
+// fp16.
 #include <cmath>
 #include <vector>
 
@@ -197,6 +199,49 @@ static void adamw_range(const float* __restrict p, const float* __restrict g, co
 void adamw(const float* p, const float* g, const float* m, const float* v, float* po, float* mo, float* vo, int64_t n,
            const AdamWScalars& s) {
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) { adamw_range(p + b, g + b, m + b, v + b, po + b, mo + b, vo + b, e - b, s); });
+}
+
+// Rotary embeddings (Llama family), x [rows = B T N... as B, T, N, D] with cos,
+// sin [T, D]: y = x c + r s, r = [-x2, x1] (the halves of the last axis), each
+// product and the sum rounded as the composite of src/model/layers/rope.ts.
+// The gradient sums the composite's three backward paths in tfjs' order:
+// (dy c + pad(-(dy s)_1 into the 2nd half)) + pad((dy s)_2 into the 1st half),
+// the zero terms included (they decide the sign of a zero).
+void rope(const float* x, const float* cs, const float* sn, float* y, int64_t B, int64_t T, int64_t N, int64_t D,
+          bool grad) {
+  const int64_t h = D / 2, rowsPerT = N;
+  parallel_for(B * T * N, (16384 + D - 1) / (D > 0 ? D : 1), [&](int64_t s, int64_t e) {
+    for (int64_t r = s; r < e; ++r) {
+      const int64_t t = (r / rowsPerT) % T;
+      const float* xr = x + r * D;
+      const float* c = cs + t * D;
+      const float* sv = sn + t * D;
+      float* yr = y + r * D;
+      if (!grad) {
+        for (int64_t d = 0; d < h; ++d) {
+          const float a = xr[d] * c[d], b = (-xr[d + h]) * sv[d];
+          yr[d] = a + b;
+        }
+        for (int64_t d = h; d < D; ++d) {
+          const float a = xr[d] * c[d], b = xr[d - h] * sv[d];
+          yr[d] = a + b;
+        }
+      } else {
+        for (int64_t d = 0; d < h; ++d) {
+          const float a = xr[d] * c[d];
+          const float z = a + 0.0f;
+          const float p1 = xr[d + h] * sv[d + h];
+          yr[d] = z + p1;
+        }
+        for (int64_t d = h; d < D; ++d) {
+          const float a = xr[d] * c[d];
+          const float p2 = -(xr[d - h] * sv[d - h]);
+          const float z = a + p2;
+          yr[d] = z + 0.0f;
+        }
+      }
+    }
+  });
 }
 
 }  // namespace llmdbg

@@ -33,6 +33,16 @@ export const FusedKernel = {
    * that order (bit for bit the composite in src/train/adamw.ts).
    */
   AdamW: 'LlmdbgAdamW',
+  /**
+   * inputs {x [B, T, N, D], cos [T, D], sin [T, D]}: x cos + rotate_half(x) sin with
+   * rotate_half(x) = [-x2, x1], as src/model/layers/rope.ts composes it (bit for bit).
+   */
+  Rope: 'LlmdbgRope',
+  /**
+   * inputs {dy, cos, sin}: the input gradient of Rope, summed as tfjs' backward sums the
+   * composite's three paths: (dy cos + [0, -(dy sin)_1]) + [(dy sin)_2, 0].
+   */
+  RopeGrad: 'LlmdbgRopeGrad',
 } as const;
 
 let enabled = process.env.LLMDBG_FUSED !== '0';
@@ -80,7 +90,6 @@ function lnGrad(x: tf.Tensor, w: tf.Tensor, dy: tf.Tensor, eps: number, output: 
   return tf.engine().runKernel(FusedKernel.LayerNormGrad, { x, w, dy }, { eps, output }) as tf.Tensor;
 }
 
-/** Registers the gradients of the fused kernels (once; no-op for names that already have one). */
 /** The float32 constants of one AdamW step (see FusedKernel.AdamW). */
 export interface AdamWConstants { decay: boolean; c: number; b1: number; omb1: number; b2: number; omb2: number; bc2: number; eps: number; step: number }
 
@@ -89,6 +98,12 @@ export function fusedAdamW(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tenso
   return tf.engine().runKernel(FusedKernel.AdamW, { p, g, m, v }, k as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
 }
 
+/** Rotary embedding of x [B, T, N, D] with cos, sin [T, D] as one kernel (see FusedKernel.Rope). */
+export function fusedRope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(FusedKernel.Rope, { x, cos, sin }) as tf.Tensor;
+}
+
+/** Registers the gradients of the fused kernels (once; no-op for names that already have one). */
 export function registerFusedGradients(): void {
   if (!tf.getGradient('_FusedMatMul')) {
     // Only the form `linear` creates (tfjs' own tf.fused.matMul carries a customGrad instead).
@@ -106,6 +121,20 @@ export function registerFusedGradients(): void {
           a: () => tf.matMul(d, b!, false, true),
           b: () => tf.matMul(a!, d, true, false),
           bias: () => tf.sum(d, 0),
+        };
+      },
+    });
+  }
+  if (!tf.getGradient(FusedKernel.Rope)) {
+    tf.registerGradient({
+      kernelName: FusedKernel.Rope,
+      inputsToSave: ['cos', 'sin'],
+      gradFunc: (dy, saved) => {
+        const [cos, sin] = saved as tf.Tensor[];
+        return {
+          x: () => tf.engine().runKernel(FusedKernel.RopeGrad, { dy: dy as tf.Tensor, cos: cos!, sin: sin! }) as tf.Tensor,
+          cos: () => tf.zerosLike(cos!), // position tables are constants
+          sin: () => tf.zerosLike(sin!),
         };
       },
     });

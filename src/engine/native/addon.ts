@@ -46,6 +46,8 @@ export interface NativeAddon {
   geluTanhGrad(x: F32, dy: F32, dx: F32): void;
   layerNorm(x: F32, w: F32, b: F32 | null, y: F32, rows: number, n: number, eps: number): void;
   layerNormGrad(x: F32, w: F32, dy: F32, dx: F32 | null, dw: F32 | null, db: F32 | null, rows: number, n: number, eps: number): void;
+  /** Rotary embedding of x [B, T, N, D] (or, grad, its input gradient with x = dy) into y; cos, sin [T, D]. */
+  rope(x: F32, cos: F32, sin: F32, y: F32, B: number, T: number, N: number, D: number, grad: boolean): void;
   /** One AdamW step into pOut, mOut, vOut (see src/engine/fused.ts FusedKernel.AdamW). */
   adamw(p: F32, g: F32, m: F32, v: F32, pOut: F32, mOut: F32, vOut: F32, decay: boolean, c: number, b1: number,
     omb1: number, b2: number, omb2: number, bc2: number, eps: number, step: number): void;

@@ -86,6 +86,22 @@ const adamW: Impl = (addon, { inputs, backend, attrs }) => {
   return [backend.makeTensorInfo(shape, 'float32', po), backend.makeTensorInfo(shape, 'float32', mo), backend.makeTensorInfo(shape, 'float32', vo)];
 };
 
+function ropeImpl(grad: boolean): Impl {
+  return (addon, { inputs, backend }) => {
+    const k = grad ? FusedKernel.RopeGrad : FusedKernel.Rope;
+    const xt = (grad ? inputs.dy : inputs.x)!;
+    if (xt.shape.length !== 4) throw new Error(`${k}: input must be [B, T, N, D], got [${xt.shape}]`);
+    const [B, T, N, D] = xt.shape as [number, number, number, number];
+    const x = values(backend, xt, k, grad ? 'dy' : 'x');
+    const cos = values(backend, inputs.cos, k, 'cos');
+    const sin = values(backend, inputs.sin, k, 'sin');
+    if (cos.length !== T * D || sin.length !== T * D || D % 2 !== 0) throw new Error(`${k}: cos and sin must be [${T}, ${D}] with an even D`);
+    const y = allocF32(x.length);
+    addon.rope(x, cos, sin, y, B, T, N, D, grad);
+    return backend.makeTensorInfo(xt.shape, 'float32', y);
+  };
+}
+
 /** Fused kernel name -> native implementation. */
 export const FUSED_NATIVE_KERNELS: Record<string, Impl> = {
   [FusedKernel.GeluTanh]: geluTanh,
@@ -93,4 +109,6 @@ export const FUSED_NATIVE_KERNELS: Record<string, Impl> = {
   [FusedKernel.LayerNorm]: layerNorm,
   [FusedKernel.LayerNormGrad]: layerNormGrad,
   [FusedKernel.AdamW]: adamW,
+  [FusedKernel.Rope]: ropeImpl(false),
+  [FusedKernel.RopeGrad]: ropeImpl(true),
 };

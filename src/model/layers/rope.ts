@@ -3,6 +3,7 @@
  * checkpoints: x * cos + rotate_half(x) * sin, with cos/sin of [freqs, freqs].
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { FusedKernel, fusedRope, hasFused } from '../../engine/fused.js';
 
 /** cos and sin tables for positions [offset, offset + T), each [T, D]. Computed in float64, stored as float32. */
 export function ropeTables(theta: number, dHead: number, offset: number, T: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
@@ -27,6 +28,7 @@ export function ropeTables(theta: number, dHead: number, offset: number, T: numb
 
 /** x: [B, T, N, D] (N heads) -> same shape, rotated by position. cos/sin: [T, D]. */
 export function applyRope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
+  if (hasFused(FusedKernel.Rope)) return fusedRope(x, cos, sin) as tf.Tensor4D; // one kernel, same bytes (src/engine/fused.ts)
   const [B, T, N, D] = x.shape;
   const half = D / 2;
   const x1 = tf.slice(x, [0, 0, 0, 0], [B, T, N, half]);
