@@ -11,7 +11,7 @@ import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.js';
 import { allocF32 } from './pool.js';
 import { f32, sizeOf, type KernelArgs } from './util.js';
-import { FusedKernel } from '../fused.js';
+import { FusedKernel, type AdamWConstants } from '../fused.js';
 
 type Impl = (addon: NativeAddon, args: KernelArgs) => TensorInfo | TensorInfo[];
 
@@ -80,7 +80,7 @@ const adamW: Impl = (addon, { inputs, backend, attrs }) => {
   const n = p!.length;
   if (g!.length !== n || m!.length !== n || v!.length !== n) throw new Error(`${k}: p, g, m and v must have the same size`);
   const [po, mo, vo] = [allocF32(n), allocF32(n), allocF32(n)];
-  const a = attrs as unknown as { decay: boolean; c: number; b1: number; omb1: number; b2: number; omb2: number; bc2: number; eps: number; step: number };
+  const a = attrs as unknown as AdamWConstants;
   addon.adamw(p!, g!, m!, v!, po, mo, vo, a.decay, a.c, a.b1, a.omb1, a.b2, a.omb2, a.bc2, a.eps, a.step);
   const shape = inputs.p!.shape;
   return [backend.makeTensorInfo(shape, 'float32', po), backend.makeTensorInfo(shape, 'float32', mo), backend.makeTensorInfo(shape, 'float32', vo)];
