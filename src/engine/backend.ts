@@ -103,7 +103,7 @@ export function backendInfo(): BackendInfo | null {
  * or undefined for a plain Float32Array.
  */
 export function hostArrayAllocator(): ((count: number) => Float32Array) | undefined {
-  return current?.name === 'native' && tf.getBackend() === 'native' ? uninitialisedF32 : undefined;
+  return tf.getBackend() === 'native' ? uninitialisedF32 : undefined;
 }
 
 export function recycleForRepeatedShapes(bytes = 192 * 2 ** 20): () => void {
